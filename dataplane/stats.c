@@ -1,0 +1,99 @@
+#include "dataplane/stats.h"
+
+#include "common/dc_err.h"
+
+static const struct {
+    const char *name;
+    const char *help;
+} info[DP_STAT_COUNT] = {
+    [DP_STAT_RX_DATAGRAMS] = { "rx_datagrams", "UDP datagrams received" },
+    [DP_STAT_RX_BYTES] = { "rx_bytes", "UDP payload bytes received" },
+    [DP_STAT_RX_MSGS] = { "rx_msgs", "user-message records received" },
+    [DP_STAT_RX_SUBSCRIBES] = { "rx_subscribes", "subscribe records received" },
+    [DP_STAT_RX_CTL_RECORDS] = { "rx_ctl_records", "records handed to the control thread" },
+    [DP_STAT_RX_ENOBUFS] = { "rx_enobufs", "receive stopped because buffers ran out" },
+    [DP_STAT_RX_TRUNCATED] = { "rx_truncated", "datagrams larger than a receive buffer" },
+    [DP_STAT_BAD_FRAME_TRUNCATED] = { "bad_frame_truncated", "frames cut short" },
+    [DP_STAT_BAD_FRAME_MAGIC] = { "bad_frame_magic", "datagrams without the dchat magic" },
+    [DP_STAT_BAD_FRAME_VERSION] = { "bad_frame_version", "frames of an unknown version" },
+    [DP_STAT_BAD_FRAME_OTHER] = { "bad_frame_other", "frames with bad reserved bits/count" },
+    [DP_STAT_BAD_MSG] = { "bad_msg", "user-message records that do not parse" },
+    [DP_STAT_BAD_SUB] = { "bad_sub", "subscribe records that do not parse" },
+    [DP_STAT_BAD_RECORD_TYPE] = { "bad_record_type", "records of an unknown type" },
+    [DP_STAT_DUPLICATES] = { "duplicates", "messages dropped as already seen" },
+    [DP_STAT_VERIFIED] = { "verified", "messages with a good signature" },
+    [DP_STAT_INVALID_SIG] = { "invalid_sig", "messages dropped for a bad signature" },
+    [DP_STAT_SKIPPED_VERIFY] = { "skipped_verify", "messages forwarded unchecked (bench)" },
+    [DP_STAT_DROP_VERIFY_RING] = { "drop_verify_ring", "messages dropped: verify queue full" },
+    [DP_STAT_DROP_DONE_RING] = { "drop_done_ring", "messages dropped: return queue full" },
+    [DP_STAT_DROP_CTL_RING] = { "drop_ctl_ring", "records dropped: control queue full" },
+    [DP_STAT_DROP_POOL] = { "drop_pool", "messages dropped: no free buffer" },
+    [DP_STAT_DROP_TX] = { "drop_tx", "datagrams not sent (send error or queue full)" },
+    [DP_STAT_DROP_SUB_FULL] = { "drop_sub_full", "subscribes refused: table full" },
+    [DP_STAT_DEDUP_EVICTIONS] = { "dedup_evictions", "live de-dup entries overwritten" },
+    [DP_STAT_TX_DATAGRAMS] = { "tx_datagrams", "UDP datagrams sent" },
+    [DP_STAT_TX_BYTES] = { "tx_bytes", "UDP payload bytes sent" },
+    [DP_STAT_TX_MSGS] = { "tx_msgs", "message records sent, one per destination" },
+    [DP_STAT_TX_SENDS] = { "tx_sends", "send operations (a GSO send carries many datagrams)" },
+    [DP_STAT_SUBSCRIBERS] = { "subscribers", "live subscriptions" },
+    [DP_STAT_PEERS] = { "peers", "configured gossip peers" },
+};
+
+void dp_stats_block_init(struct dp_stats_block *b)
+{
+    for (int i = 0; i < DP_STAT_COUNT; i++) {
+        atomic_init(&b->v[i], 0);
+    }
+}
+
+void dp_stats_set_init(struct dp_stats_set *set)
+{
+    set->count = 0;
+}
+
+int dp_stats_set_add(struct dp_stats_set *set, struct dp_stats_block *b)
+{
+    if (set->count == DP_STATS_BLOCKS_MAX) {
+        return DC_EFULL;
+    }
+    set->blocks[set->count++] = b;
+    return 0;
+}
+
+void dp_stats_read(const struct dp_stats_set *set, struct dp_stats *out)
+{
+    for (int i = 0; i < DP_STAT_COUNT; i++) {
+        out->v[i] = 0;
+    }
+    for (uint32_t b = 0; b < set->count; b++) {
+        for (int i = 0; i < DP_STAT_COUNT; i++) {
+            out->v[i] += atomic_load_explicit(&set->blocks[b]->v[i], memory_order_relaxed);
+        }
+    }
+}
+
+const char *dp_stats_name(enum dp_stat s)
+{
+    return (unsigned)s < DP_STAT_COUNT ? info[s].name : "unknown";
+}
+
+const char *dp_stats_help(enum dp_stat s)
+{
+    return (unsigned)s < DP_STAT_COUNT ? info[s].help : "unknown";
+}
+
+int dp_stats_is_gauge(enum dp_stat s)
+{
+    return s == DP_STAT_SUBSCRIBERS || s == DP_STAT_PEERS;
+}
+
+uint64_t dp_stats_dropped(const struct dp_stats *s)
+{
+    uint64_t sum = 0;
+    for (int i = DP_STAT_BAD_FRAME_TRUNCATED; i <= DP_STAT_DROP_SUB_FULL; i++) {
+        if (i != DP_STAT_VERIFIED && i != DP_STAT_SKIPPED_VERIFY && i != DP_STAT_DUPLICATES) {
+            sum += s->v[i];
+        }
+    }
+    return sum;
+}

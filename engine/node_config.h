@@ -1,0 +1,115 @@
+/*
+ * node_config: every setting of a running node (`dchat --role ...`), in one plain struct.
+ *
+ * The struct is filled in two steps: eng_node_config_defaults() and then one loader. Today the
+ * loader is eng_node_config_parse_flags() (command-line flags only); the config engineer's
+ * loader (flag > environment > file > defaults) fills the same struct and replaces that one
+ * call in engine/node.c. Addresses are kept both as the text the operator wrote (for logs and
+ * for the control plane's records) and resolved into a sockaddr once, at start-up.
+ *
+ * Fixed-size arrays, no allocation: the struct can live on the stack of the main thread and
+ * be read (never written) by every thread after launch. Called from the main thread only.
+ */
+#ifndef ENG_NODE_CONFIG_H
+#define ENG_NODE_CONFIG_H
+
+#include "common/dc_log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define ENG_NODE_ADDR_TEXT_MAX 256
+#define ENG_NODE_PATH_MAX 1024
+#define ENG_NODE_PEERS_MAX 64
+#define ENG_NODE_BOOTSTRAP_MAX 64
+#define ENG_NODE_CORES_MAX 64
+#define ENG_NODE_VERIFY_WORKERS_MAX 16
+#define ENG_NODE_MTU_MIN 512
+#define ENG_NODE_MTU_MAX 65507
+
+#define ENG_NODE_LISTEN_DEFAULT "0.0.0.0:9000"
+#define ENG_NODE_RPC_DEFAULT "127.0.0.1:7070"
+#define ENG_NODE_DATA_DIR_DEFAULT "./dchat-data"
+#define ENG_NODE_PEER_CHECK_S_DEFAULT 30
+#define ENG_NODE_SUB_EXPIRY_S_DEFAULT 30
+#define ENG_NODE_SUBSCRIBERS_MAX_DEFAULT 1024
+#define ENG_NODE_DEDUP_ENTRIES_DEFAULT (1u << 18)
+#define ENG_NODE_DEDUP_WINDOW_S_DEFAULT 120
+#define ENG_NODE_STATS_INTERVAL_S_DEFAULT 10
+
+enum eng_node_role {
+    ENG_NODE_ROLE_NONE = 0, /* not given: a usage error */
+    ENG_NODE_ROLE_RELAY,
+    ENG_NODE_ROLE_VALIDATOR,
+};
+
+enum eng_node_poll {
+    ENG_NODE_POLL_ADAPTIVE = 0, /* spin briefly, then sleep in the kernel: idle costs ~0 CPU */
+    ENG_NODE_POLL_BUSY,         /* never sleep: dedicated cores only */
+};
+
+/* One address: as written, and resolved (IPv4 or IPv6, numeric port). */
+struct eng_node_addr {
+    char text[ENG_NODE_ADDR_TEXT_MAX];
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+};
+
+struct eng_node_config {
+    enum eng_node_role role;
+    char config_file[ENG_NODE_PATH_MAX]; /* --config; empty: none (the conf loader reads it) */
+    char key_file[ENG_NODE_PATH_MAX];    /* empty: a fresh key for this run only */
+    char data_dir[ENG_NODE_PATH_MAX];
+
+    /* dataplane */
+    struct eng_node_addr listen;
+    struct eng_node_addr peers[ENG_NODE_PEERS_MAX];
+    uint32_t peer_count;
+    int cores[ENG_NODE_CORES_MAX]; /* core ids, I/O thread first, then verify workers */
+    uint32_t core_count;           /* 0: no pinning (the scheduler spreads threads) */
+    uint32_t verify_workers;       /* 1..ENG_NODE_VERIFY_WORKERS_MAX */
+    enum eng_node_poll poll;
+    int bench_skip_verify;         /* skip Ed25519 checks: benchmarks of the dataplane only */
+    uint32_t mtu;                  /* UDP payload bytes per datagram we send */
+    uint32_t subscribers_max;
+    uint32_t sub_expiry_s;         /* a subscription lapses unless renewed within this */
+    uint32_t dedup_entries;        /* de-dup table size (rounded up to a power of two) */
+    uint32_t dedup_window_s;       /* a message id is remembered at least this long */
+    uint32_t stats_interval_s;     /* periodic stats log line (only when traffic flowed) */
+
+    /* control plane (engine/ctl.c) */
+    struct eng_node_addr bootstrap[ENG_NODE_BOOTSTRAP_MAX];
+    uint32_t bootstrap_count;
+    int bootstrap_set;             /* --bootstrap-nodes given (even empty: start alone) */
+    struct eng_node_addr rpc_listen;
+    uint32_t peer_check_interval_s;
+
+    enum dc_log_level log_level;
+};
+
+/* The defaults every loader starts from (role NONE: the operator must pick one). */
+void eng_node_config_defaults(struct eng_node_config *cfg);
+
+/*
+ * Parses `dchat --role ... [flags]` (argv[0] is the program) on top of what `cfg` holds.
+ * 0 on success; 1 when --help was printed (the caller exits 0); DC_EUSAGE or DC_ECONFIG with
+ * one line in err[err_size] that names the flag and quotes the value.
+ */
+int eng_node_config_parse_flags(struct eng_node_config *cfg, int argc, char **argv, char *err,
+                                size_t err_size);
+
+/* Checks the settings together (role given, worker count vs cores ...). 0 or DC_ECONFIG. */
+int eng_node_config_check(const struct eng_node_config *cfg, char *err, size_t err_size);
+
+/*
+ * Resolves "HOST:PORT" or "[IPV6]:PORT" (HOST may be a name; PORT 1..65535, or 0 when
+ * `port_zero_ok`) into `addr`. 0 or DC_ECONFIG.
+ */
+int eng_node_addr_parse(struct eng_node_addr *addr, const char *text, int port_zero_ok);
+
+/* The flag help text, for `dchat --role relay --help`. */
+void eng_node_config_usage(FILE *out);
+
+#endif
