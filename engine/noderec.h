@@ -1,0 +1,138 @@
+/*
+ * noderec: signed node records and the discovery messages that carry them.
+ *
+ * A node record says "the node whose Ed25519 key is `pk` (id = BLAKE2b-256(pk)) has this role
+ * and these UDP addresses, as of sequence number `seq`", signed by that key. A node raises its
+ * sequence number whenever it starts, so a peer keeps only the newest record of each node and
+ * rejects an older one (a replay) or a different one with the same number (a forgery that
+ * somehow verified, or a node that reused a number).
+ *
+ * Discovery messages (the body of a DP_WIRE_REC_DISCOVERY record) always carry the sender's
+ * record, so any message introduces its sender: PING / PONG (liveness and RTT, matched by a
+ * random nonce), FIND (give me the nodes closest to a target id) and NODES (the answer).
+ * docs/PROTOCOL.md ("Discovery") gives the byte layout.
+ *
+ * Everything here is a pure function over caller memory; any thread may call it. The parsers
+ * take untrusted bytes and never read outside [buf, buf + len).
+ */
+#ifndef ENG_NODEREC_H
+#define ENG_NODEREC_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define ENG_NODEREC_VERSION 1
+#define ENG_NODEREC_ID_BYTES 32
+#define ENG_NODEREC_PK_BYTES 32
+#define ENG_NODEREC_SIG_BYTES 64
+#define ENG_NODEREC_ADDR_MAX 4
+#define ENG_NODEREC_HDR_BYTES 44 /* version, role, addr count, reserved, seq, pk */
+#define ENG_NODEREC_ADDR4_BYTES 7
+#define ENG_NODEREC_ADDR6_BYTES 19
+#define ENG_NODEREC_BYTES_MAX \
+    (ENG_NODEREC_HDR_BYTES + ENG_NODEREC_ADDR_MAX * ENG_NODEREC_ADDR6_BYTES + ENG_NODEREC_SIG_BYTES)
+
+enum eng_noderec_role {
+    ENG_NODEREC_ROLE_RELAY = 1,
+    ENG_NODEREC_ROLE_VALIDATOR = 2,
+};
+
+struct eng_noderec_addr {
+    uint8_t family; /* 4 or 6 */
+    uint16_t port;
+    uint8_t ip[16]; /* 4 bytes used for family 4 */
+};
+
+/* A decoded record. `id` is derived from `pk` by the decoder, never taken from the wire. */
+struct eng_noderec {
+    uint8_t id[ENG_NODEREC_ID_BYTES];
+    uint8_t pk[ENG_NODEREC_PK_BYTES];
+    uint8_t role;
+    uint8_t addr_count;
+    uint64_t seq;
+    struct eng_noderec_addr addrs[ENG_NODEREC_ADDR_MAX];
+    uint8_t sig[ENG_NODEREC_SIG_BYTES];
+};
+
+/*
+ * Builds and signs a record. `sk` is libsodium's 64-byte Ed25519 secret key (seed || pk).
+ * 0, or DC_ERANGE for a bad role or an address count outside 1..ENG_NODEREC_ADDR_MAX.
+ */
+int eng_noderec_make(struct eng_noderec *rec, const uint8_t sk[64], uint8_t role, uint64_t seq,
+                     const struct eng_noderec_addr *addrs, uint8_t addr_count);
+
+/* Encoded size of `rec`. */
+size_t eng_noderec_size(const struct eng_noderec *rec);
+/* Writes `rec` to out[cap]. The length written, or DC_ETOOBIG when it does not fit. */
+int eng_noderec_encode(const struct eng_noderec *rec, uint8_t *out, size_t cap);
+/*
+ * Decodes one record from the front of buf[len] and checks its signature. On success fills
+ * `rec` and returns the number of bytes used. DC_ETRUNCATED, DC_EMALFORMED (bad role, family,
+ * address count, reserved bits), DC_EVERSION, or DC_ESIGNATURE (unsigned or forged).
+ */
+int eng_noderec_decode(struct eng_noderec *rec, const uint8_t *buf, size_t len);
+/* Checks the signature of a record. 0 or DC_ESIGNATURE. */
+int eng_noderec_verify(const struct eng_noderec *rec);
+
+/*
+ * Whether `incoming` may replace `held` (same id). 0 when it is newer; DC_EDUPLICATE when it
+ * is the same record; DC_ESTALE when it is older (a replay); DC_ECONFLICT when it has the same
+ * sequence number but different contents. DC_EMEMBER when the ids differ.
+ */
+int eng_noderec_supersedes(const struct eng_noderec *held, const struct eng_noderec *incoming);
+/* Whether two records are byte-for-byte the same statement (id, seq, body, signature). */
+int eng_noderec_equal(const struct eng_noderec *a, const struct eng_noderec *b);
+
+/* Address conversions. Returns 0, or DC_EMALFORMED for a family other than IPv4/IPv6. */
+int eng_noderec_addr_from_sockaddr(struct eng_noderec_addr *out, const struct sockaddr *sa);
+void eng_noderec_addr_to_sockaddr(const struct eng_noderec_addr *addr,
+                                  struct sockaddr_storage *out, socklen_t *len_out);
+/* Whether the IP is 0.0.0.0 / :: (a node that listens on every interface). */
+int eng_noderec_addr_unspecified(const struct eng_noderec_addr *addr);
+/* "1.2.3.4:9000" or "[::1]:9000" into out[size] (64 bytes is always enough). */
+void eng_sockaddr_str(const struct sockaddr *sa, char *out, size_t size);
+/* Whether two IPv4/IPv6 socket addresses have the same family, IP and port. */
+int eng_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+/* ---- discovery messages ------------------------------------------------------------------ */
+
+#define ENG_DISC_VERSION 1
+#define ENG_DISC_HDR_BYTES 12 /* version, type, reserved[2], nonce */
+#define ENG_DISC_NODES_MAX 16 /* records in one NODES message, at most */
+
+enum eng_disc_type {
+    ENG_DISC_PING = 1,
+    ENG_DISC_PONG = 2,
+    ENG_DISC_FIND = 3,
+    ENG_DISC_NODES = 4,
+};
+
+/* A decoded discovery message; every record in it has a valid signature. */
+struct eng_disc_msg {
+    uint8_t type;
+    uint64_t nonce;
+    struct eng_noderec sender;
+    uint8_t target[ENG_NODEREC_ID_BYTES];  /* FIND */
+    uint8_t node_count;                    /* NODES */
+    struct eng_noderec nodes[ENG_DISC_NODES_MAX];
+};
+
+/*
+ * Encodes a message into out[cap]: header, the sender's pre-encoded record, then the FIND
+ * target or the NODES records. Returns the length, or DC_ETOOBIG.
+ */
+int eng_disc_encode(uint8_t *out, size_t cap, uint8_t type, uint64_t nonce,
+                    const uint8_t *sender_rec, size_t sender_rec_len,
+                    const uint8_t target[ENG_NODEREC_ID_BYTES],
+                    const struct eng_noderec *nodes, uint8_t node_count);
+
+/*
+ * Decodes and checks a whole message (every record's signature included); trailing bytes are
+ * an error. 0, DC_ETRUNCATED, DC_EMALFORMED, DC_EVERSION, DC_ETOOBIG (too many records) or
+ * DC_ESIGNATURE.
+ */
+int eng_disc_decode(struct eng_disc_msg *msg, const uint8_t *buf, size_t len);
+
+#endif
