@@ -1,0 +1,142 @@
+#include "bench/fwd.h"
+
+#include "common/dc_alloc.h"
+#include "common/dc_assert.h"
+#include "dataplane/wire.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RCV_TIMEOUT_MS 100
+#define SOCK_BUF_BYTES (8 << 20)
+
+int bench_fwd_init(struct bench_fwd *fwd, const struct bench_addr *listen, uint32_t slot_bytes)
+{
+    memset(fwd, 0, sizeof(*fwd));
+    fwd->slot_bytes = slot_bytes;
+    fwd->rx_buf = dc_alloc((size_t)BENCH_FWD_BATCH * slot_bytes);
+    if (fwd->rx_buf == NULL) {
+        return -ENOMEM;
+    }
+    fwd->fd = bench_net_udp_socket(listen, listen, SOCK_BUF_BYTES, RCV_TIMEOUT_MS);
+    if (fwd->fd < 0) {
+        int err = fwd->fd;
+        dc_free(fwd->rx_buf);
+        fwd->rx_buf = NULL;
+        return err;
+    }
+    return 0;
+}
+
+void bench_fwd_fini(struct bench_fwd *fwd)
+{
+    if (fwd->fd >= 0) {
+        close(fwd->fd);
+    }
+    fwd->fd = -1;
+    dc_free(fwd->rx_buf);
+    fwd->rx_buf = NULL;
+}
+
+void bench_fwd_stop(struct bench_fwd *fwd)
+{
+    atomic_store(&fwd->stop, 1);
+}
+
+static int same_addr(const struct bench_addr *a, const struct bench_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+/* 1 when the datagram was a subscription (handled here), 0 when it is to be forwarded. */
+static int handle_subscribe(struct bench_fwd *fwd, const uint8_t *buf, size_t len,
+                            const struct bench_addr *from)
+{
+    struct dp_wire_iter it;
+    struct dp_wire_rec rec;
+    struct dp_wire_sub sub;
+    if (len < DP_WIRE_FRAME_HDR_BYTES + DP_WIRE_REC_HDR_BYTES ||
+        buf[DP_WIRE_FRAME_HDR_BYTES] != DP_WIRE_REC_SUBSCRIBE) {
+        return 0; /* the common case costs two compares */
+    }
+    if (dp_wire_frame_open(&it, buf, len) != 0 || !dp_wire_next(&it, &rec) ||
+        dp_wire_sub_parse(&rec, &sub) != 0) {
+        return 0;
+    }
+    uint32_t i = 0;
+    while (i < fwd->sub_count && !same_addr(&fwd->subs[i], from)) {
+        i++;
+    }
+    if (sub.flags & DP_WIRE_SUB_FLAG_UNSUBSCRIBE) {
+        if (i < fwd->sub_count) {
+            fwd->subs[i] = fwd->subs[--fwd->sub_count];
+        }
+    } else if (i == fwd->sub_count && fwd->sub_count < BENCH_FWD_SUBS_MAX) {
+        fwd->subs[fwd->sub_count++] = *from;
+    }
+    return 1;
+}
+
+static void send_all(struct bench_fwd *fwd, struct mmsghdr *tx, unsigned count)
+{
+    unsigned done = 0;
+    while (done < count) {
+        int n = sendmmsg(fwd->fd, tx + done, count - done, 0);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            /* Loopback refuses only when buffers are exhausted: drop this one, count it. */
+            atomic_fetch_add_explicit(&fwd->tx_errors, 1, memory_order_relaxed);
+            done++;
+            continue;
+        }
+        atomic_fetch_add_explicit(&fwd->tx_dgrams, (uint64_t)n, memory_order_relaxed);
+        done += (unsigned)n;
+    }
+}
+
+void bench_fwd_run(struct bench_fwd *fwd)
+{
+    struct mmsghdr rx[BENCH_FWD_BATCH];
+    struct iovec rx_iov[BENCH_FWD_BATCH];
+    struct bench_addr from[BENCH_FWD_BATCH];
+    struct mmsghdr tx[BENCH_FWD_BATCH * BENCH_FWD_SUBS_MAX];
+    struct iovec tx_iov[BENCH_FWD_BATCH];
+    while (!atomic_load_explicit(&fwd->stop, memory_order_relaxed)) {
+        for (unsigned i = 0; i < BENCH_FWD_BATCH; i++) {
+            rx_iov[i] = (struct iovec){ fwd->rx_buf + (size_t)i * fwd->slot_bytes,
+                                        fwd->slot_bytes };
+            rx[i].msg_hdr = (struct msghdr){ .msg_name = &from[i].ss,
+                                             .msg_namelen = sizeof(from[i].ss),
+                                             .msg_iov = &rx_iov[i], .msg_iovlen = 1 };
+        }
+        int n = recvmmsg(fwd->fd, rx, BENCH_FWD_BATCH, MSG_WAITFORONE, NULL);
+        if (n <= 0) {
+            continue; /* timeout (look at stop) or EINTR */
+        }
+        atomic_fetch_add_explicit(&fwd->rx_dgrams, (uint64_t)n, memory_order_relaxed);
+        unsigned tx_count = 0;
+        for (int i = 0; i < n; i++) {
+            from[i].len = rx[i].msg_hdr.msg_namelen;
+            if (rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                atomic_fetch_add_explicit(&fwd->rx_truncated, 1, memory_order_relaxed);
+                continue;
+            }
+            if (handle_subscribe(fwd, rx_iov[i].iov_base, rx[i].msg_len, &from[i])) {
+                continue;
+            }
+            tx_iov[i] = (struct iovec){ rx_iov[i].iov_base, rx[i].msg_len };
+            for (uint32_t s = 0; s < fwd->sub_count; s++) {
+                tx[tx_count++].msg_hdr = (struct msghdr){ .msg_name = &fwd->subs[s].ss,
+                                                          .msg_namelen = fwd->subs[s].len,
+                                                          .msg_iov = &tx_iov[i],
+                                                          .msg_iovlen = 1 };
+            }
+        }
+        DC_ASSERT(tx_count <= DC_ARRAY_LEN(tx));
+        send_all(fwd, tx, tx_count);
+    }
+}

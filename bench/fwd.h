@@ -1,0 +1,47 @@
+/*
+ * fwd: the kernel baseline forwarder, a plain recvmmsg/sendmmsg loop.
+ *
+ * It is what a relay would be with nothing but the kernel's UDP path: it receives datagrams in
+ * batches and sends each one unchanged to every subscriber, in batches. A datagram whose first
+ * record is a SUBSCRIBE makes its sender a subscriber (or removes it, with the unsubscribe
+ * flag), the same way a dchat relay learns its subscribers, so dchat-bench drives both alike.
+ * No parsing beyond that, no verification, no de-duplication: it is the bound that the
+ * kernel's per-datagram cost sets, measured in the same run as the relay.
+ *
+ * One thread runs bench_fwd_run(); any thread may call bench_fwd_stop() and read the counters.
+ */
+#ifndef BENCH_FWD_H
+#define BENCH_FWD_H
+
+#include "bench/net.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define BENCH_FWD_BATCH 64
+#define BENCH_FWD_SUBS_MAX 16
+
+struct bench_fwd {
+    int fd;
+    uint32_t slot_bytes;
+    uint8_t *rx_buf;                 /* BENCH_FWD_BATCH slots */
+    struct bench_addr subs[BENCH_FWD_SUBS_MAX];
+    uint32_t sub_count;
+    atomic_int stop;
+    _Atomic uint64_t rx_dgrams;
+    _Atomic uint64_t tx_dgrams;
+    _Atomic uint64_t tx_errors;      /* datagrams the kernel refused to send */
+    _Atomic uint64_t rx_truncated;   /* larger than a slot: dropped */
+};
+
+/*
+ * Binds a UDP socket at `listen` (port 0 picks one: read it with bench_net_local(fwd->fd)).
+ * `slot_bytes` is the largest datagram forwarded whole. 0, -ENOMEM or -errno from bind.
+ */
+int bench_fwd_init(struct bench_fwd *fwd, const struct bench_addr *listen, uint32_t slot_bytes);
+void bench_fwd_fini(struct bench_fwd *fwd);
+/* Forwards until bench_fwd_stop(); returns within ~100 ms of it. */
+void bench_fwd_run(struct bench_fwd *fwd);
+void bench_fwd_stop(struct bench_fwd *fwd);
+
+#endif
