@@ -16,6 +16,7 @@ int bench_fwd_init(struct bench_fwd *fwd, const struct bench_addr *listen, uint3
 {
     memset(fwd, 0, sizeof(*fwd));
     fwd->slot_bytes = slot_bytes;
+    fwd->copies = 1;
     fwd->rx_buf = dc_alloc((size_t)BENCH_FWD_BATCH * slot_bytes);
     if (fwd->rx_buf == NULL) {
         return -ENOMEM;
@@ -38,6 +39,13 @@ void bench_fwd_fini(struct bench_fwd *fwd)
     fwd->fd = -1;
     dc_free(fwd->rx_buf);
     fwd->rx_buf = NULL;
+}
+
+void bench_fwd_faults(struct bench_fwd *fwd, uint32_t copies, uint32_t drop_every)
+{
+    DC_ASSERT(copies >= 1 && copies <= BENCH_FWD_COPIES_MAX);
+    fwd->copies = copies;
+    fwd->drop_every = drop_every;
 }
 
 void bench_fwd_stop(struct bench_fwd *fwd)
@@ -98,12 +106,27 @@ static void send_all(struct bench_fwd *fwd, struct mmsghdr *tx, unsigned count)
     }
 }
 
+/* Queues one datagram for every subscriber (`copies` times each); returns the new count. */
+static unsigned queue_sends(struct bench_fwd *fwd, struct mmsghdr *tx, unsigned tx_count,
+                            struct iovec *iov)
+{
+    for (uint32_t c = 0; c < fwd->copies; c++) {
+        for (uint32_t s = 0; s < fwd->sub_count; s++) {
+            struct bench_addr *to = &fwd->subs[s];
+            tx[tx_count++].msg_hdr = (struct msghdr){ .msg_name = &to->ss,
+                                                      .msg_namelen = to->len,
+                                                      .msg_iov = iov, .msg_iovlen = 1 };
+        }
+    }
+    return tx_count;
+}
+
 void bench_fwd_run(struct bench_fwd *fwd)
 {
     struct mmsghdr rx[BENCH_FWD_BATCH];
     struct iovec rx_iov[BENCH_FWD_BATCH];
     struct bench_addr from[BENCH_FWD_BATCH];
-    struct mmsghdr tx[BENCH_FWD_BATCH * BENCH_FWD_SUBS_MAX];
+    struct mmsghdr tx[BENCH_FWD_BATCH * BENCH_FWD_SUBS_MAX * BENCH_FWD_COPIES_MAX];
     struct iovec tx_iov[BENCH_FWD_BATCH];
     while (!atomic_load_explicit(&fwd->stop, memory_order_relaxed)) {
         for (unsigned i = 0; i < BENCH_FWD_BATCH; i++) {
@@ -128,13 +151,12 @@ void bench_fwd_run(struct bench_fwd *fwd)
             if (handle_subscribe(fwd, rx_iov[i].iov_base, rx[i].msg_len, &from[i])) {
                 continue;
             }
-            tx_iov[i] = (struct iovec){ rx_iov[i].iov_base, rx[i].msg_len };
-            for (uint32_t s = 0; s < fwd->sub_count; s++) {
-                tx[tx_count++].msg_hdr = (struct msghdr){ .msg_name = &fwd->subs[s].ss,
-                                                          .msg_namelen = fwd->subs[s].len,
-                                                          .msg_iov = &tx_iov[i],
-                                                          .msg_iovlen = 1 };
+            fwd->data_seen++;
+            if (fwd->drop_every != 0 && fwd->data_seen % fwd->drop_every == 0) {
+                continue;
             }
+            tx_iov[i] = (struct iovec){ rx_iov[i].iov_base, rx[i].msg_len };
+            tx_count = queue_sends(fwd, tx, tx_count, &tx_iov[i]);
         }
         DC_ASSERT(tx_count <= DC_ARRAY_LEN(tx));
         send_all(fwd, tx, tx_count);

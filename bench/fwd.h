@@ -20,6 +20,7 @@
 
 #define BENCH_FWD_BATCH 64
 #define BENCH_FWD_SUBS_MAX 16
+#define BENCH_FWD_COPIES_MAX 4
 
 struct bench_fwd {
     int fd;
@@ -27,6 +28,9 @@ struct bench_fwd {
     uint8_t *rx_buf;                 /* BENCH_FWD_BATCH slots */
     struct bench_addr subs[BENCH_FWD_SUBS_MAX];
     uint32_t sub_count;
+    uint32_t copies;                 /* sends per datagram and subscriber (tests: 1) */
+    uint32_t drop_every;             /* tests: drop every Nth data datagram (0: none) */
+    uint64_t data_seen;
     atomic_int stop;
     _Atomic uint64_t rx_dgrams;
     _Atomic uint64_t tx_dgrams;
@@ -40,6 +44,11 @@ struct bench_fwd {
  */
 int bench_fwd_init(struct bench_fwd *fwd, const struct bench_addr *listen, uint32_t slot_bytes);
 void bench_fwd_fini(struct bench_fwd *fwd);
+/*
+ * Test hooks, so dchat-bench's loss and duplicate accounting can be shown to work: send every
+ * datagram `copies` times, drop every `drop_every`th data datagram (0: none). Before run().
+ */
+void bench_fwd_faults(struct bench_fwd *fwd, uint32_t copies, uint32_t drop_every);
 /* Forwards until bench_fwd_stop(); returns within ~100 ms of it. */
 void bench_fwd_run(struct bench_fwd *fwd);
 void bench_fwd_stop(struct bench_fwd *fwd);

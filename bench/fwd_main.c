@@ -1,7 +1,8 @@
 /*
  * dchat-fwd: the kernel baseline forwarder (bench/fwd.h) as a program, for measuring and for
  * testing dchat-bench without a relay. Runs until SIGINT/SIGTERM, then prints its counters.
- *   dchat-fwd --listen HOST:PORT [--mtu BYTES]
+ *   dchat-fwd --listen HOST:PORT [--mtu BYTES] [--copies N] [--drop-every N]
+ * --copies and --drop-every are faults for testing dchat-bench's duplicate and loss counts.
  * Exit: 0 after a signal, 1 when the port cannot be bound, 2 on a bad command line.
  */
 #include "bench/fwd.h"
@@ -24,7 +25,9 @@ static void on_signal(int sig)
 
 static int usage_error(const char *what, const char *value)
 {
-    fprintf(stderr, "dchat-fwd: %s '%s' (usage: dchat-fwd --listen HOST:PORT [--mtu BYTES])\n",
+    fprintf(stderr,
+            "dchat-fwd: %s '%s' (usage: dchat-fwd --listen HOST:PORT [--mtu BYTES] "
+            "[--copies N] [--drop-every N])\n",
             what, value);
     return 2;
 }
@@ -34,6 +37,8 @@ int main(int argc, char **argv)
     struct bench_addr listen;
     const char *listen_text = NULL;
     unsigned long mtu = DP_WIRE_FRAME_BYTES_MAX;
+    unsigned long copies = 1;
+    unsigned long drop_every = 0;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -47,6 +52,18 @@ int main(int argc, char **argv)
             if (*end != '\0' || mtu < 64 || mtu > DP_WIRE_FRAME_BYTES_MAX) {
                 return usage_error("--mtu: out of range 64..65507:", value);
             }
+        } else if (strcmp(argv[i], "--copies") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            copies = strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || copies < 1 || copies > BENCH_FWD_COPIES_MAX) {
+                return usage_error("--copies: out of range 1..4:", value);
+            }
+        } else if (strcmp(argv[i], "--drop-every") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            drop_every = strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || drop_every > 1000000) {
+                return usage_error("--drop-every: out of range 0..1000000:", value);
+            }
         } else {
             return usage_error("unknown flag or missing value:", argv[i]);
         }
@@ -59,6 +76,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "dchat-fwd: cannot listen on %s: %s\n", listen_text, dc_strerror(rc));
         return 1;
     }
+    bench_fwd_faults(&fwd, (uint32_t)copies, (uint32_t)drop_every);
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
