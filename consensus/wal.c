@@ -517,6 +517,14 @@ int cons_wal_sync(struct cons_wal *wal)
     return 0;
 }
 
+int cons_wal_flush(struct cons_wal *wal)
+{
+    if (wal->failed != 0) {
+        return wal->failed;
+    }
+    return (wal->config.flags & CONS_WAL_STRICT) != 0 ? 0 : flush(wal);
+}
+
 uint64_t cons_wal_synced_seq(const struct cons_wal *wal)
 {
     return wal->synced_seq;

@@ -115,6 +115,8 @@ int cons_wal_append(struct cons_wal *wal, uint16_t type, const void *payload, ui
                     uint64_t *seq_out);
 /* Write every pending record and sync once. 0 or the (sticky) negative errno. */
 int cons_wal_sync(struct cons_wal *wal);
+/* Write pending records out without syncing (so readers see them). 0 or the sticky error. */
+int cons_wal_flush(struct cons_wal *wal);
 /* Highest durable seq (first_seq - 1 when none). */
 uint64_t cons_wal_synced_seq(const struct cons_wal *wal);
 /* Whether the record with `seq` is durable: send the vote only when this is true. */
