@@ -260,15 +260,19 @@ static void print_json(const struct report *r)
     const struct bench_phase_result *x = &r->relay;
     double rate = per_s(x->delivered, x->deliver_s);
     printf("{\"target\": \"%s\", \"subscribe\": \"%s\", \"messages\": %" PRIu64
-           ", \"size\": %" PRIu64 ", \"users\": %" PRIu64 ", \"rate\": %" PRIu64 ", ",
-           o->target_text, o->subscribe_text, o->messages, o->size, o->users, o->rate);
+           ", \"size\": %" PRIu64 ", \"users\": %" PRIu64 ", \"rate\": %" PRIu64
+           ", \"msgs_per_datagram\": %u, ",
+           o->target_text, o->subscribe_text, o->messages, o->size, o->users, o->rate,
+           r->load->per_frame);
     printf("\"sent\": %" PRIu64 ", \"invalid_sent\": %" PRIu64 ", \"garbage_sent\": %" PRIu64
            ", \"datagrams_sent\": %" PRIu64 ", \"send_retries\": %" PRIu64 ", ",
            x->items_sent - x->invalid_sent, x->invalid_sent, x->garbage_sent, x->dgrams_sent,
            x->send_retries);
     printf("\"delivered\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"duplicates\": %" PRIu64
-           ", \"invalid_delivered\": %" PRIu64 ", \"foreign\": %" PRIu64 ", ",
-           x->delivered, x->lost, x->duplicates, x->invalid_delivered, x->foreign);
+           ", \"invalid_delivered\": %" PRIu64 ", \"foreign\": %" PRIu64
+           ", \"sink_drops\": %" PRIu64 ", ",
+           x->delivered, x->lost, x->duplicates, x->invalid_delivered, x->foreign,
+           x->sink_drops);
     printf("\"sent_per_s\": %.1f, \"msgs_per_s\": %.1f, \"send_s\": %.3f, \"deliver_s\": %.3f, ",
            per_s(x->items_sent, x->send_s), rate, x->send_s, x->deliver_s);
     printf("\"latency_us\": {\"p50\": %u, \"p99\": %u, \"max\": %u}, ", x->latency.p50_us,
@@ -298,8 +302,10 @@ static void print_text(const struct report *r)
            x->items_sent - x->invalid_sent, x->invalid_sent, x->garbage_sent, x->send_s,
            per_s(x->items_sent, x->send_s));
     printf("  delivered   %" PRIu64 " in %.2f s = %.0f msgs/s; lost %" PRIu64
-           ", duplicates %" PRIu64 ", invalid delivered %" PRIu64 "\n",
-           x->delivered, x->deliver_s, rate, x->lost, x->duplicates, x->invalid_delivered);
+           " (%" PRIu64 " datagrams dropped by our own socket), duplicates %" PRIu64
+           ", invalid delivered %" PRIu64 "\n",
+           x->delivered, x->deliver_s, rate, x->lost, x->sink_drops, x->duplicates,
+           x->invalid_delivered);
     printf("  latency     p50 %u us, p99 %u us, max %u us\n", x->latency.p50_us,
            x->latency.p99_us, x->latency.max_us);
     if (o->baseline) {

@@ -36,7 +36,11 @@ struct phase {
     size_t sub_len;
     uint64_t t0_ns;
     uint64_t next_progress_ns;
+    _Atomic uint64_t sink_drops; /* SO_RXQ_OVFL: datagrams our own socket had no room for */
 };
+
+/* Room for one SO_RXQ_OVFL control message per received datagram. */
+#define CMSG_ROOM CMSG_SPACE(sizeof(uint32_t))
 
 static void subscribe(struct phase *ph)
 {
@@ -46,11 +50,24 @@ static void subscribe(struct phase *ph)
                  to->len);
 }
 
+/* The kernel reports its socket's cumulative drop count with each datagram. */
+static void note_sink_drops(struct phase *ph, struct msghdr *hdr)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(hdr); c != NULL; c = CMSG_NXTHDR(hdr, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t drops = 0;
+            memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+            atomic_store_explicit(&ph->sink_drops, drops, memory_order_relaxed);
+        }
+    }
+}
+
 static void *receiver_main(void *arg)
 {
     struct phase *ph = arg;
     struct mmsghdr rx[RX_BATCH];
     struct iovec iov[RX_BATCH];
+    _Alignas(struct cmsghdr) uint8_t ctl[RX_BATCH][CMSG_ROOM];
     uint64_t next_sub_ns = bench_now_ns() + RESUBSCRIBE_NS;
     while (!atomic_load_explicit(&ph->stop, memory_order_relaxed)) {
         if (bench_now_ns() >= next_sub_ns) {
@@ -59,7 +76,9 @@ static void *receiver_main(void *arg)
         }
         for (unsigned i = 0; i < RX_BATCH; i++) {
             iov[i] = (struct iovec){ ph->rx_buf + (size_t)i * RX_SLOT_BYTES, RX_SLOT_BYTES };
-            rx[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1 };
+            rx[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+                                             .msg_control = ctl[i],
+                                             .msg_controllen = CMSG_ROOM };
         }
         int n = recvmmsg(ph->sink_fd, rx, RX_BATCH, MSG_WAITFORONE, NULL);
         if (n <= 0) {
@@ -69,6 +88,7 @@ static void *receiver_main(void *arg)
         for (int i = 0; i < n; i++) {
             bench_tally_datagram(&ph->tally, iov[i].iov_base, rx[i].msg_len, now);
         }
+        note_sink_drops(ph, &rx[n - 1].msg_hdr);
     }
     return NULL;
 }
@@ -235,6 +255,8 @@ static int phase_open(struct phase *ph, const struct bench_phase_cfg *cfg)
     if (ph->sink_fd < 0) {
         return ph->sink_fd;
     }
+    int on = 1;
+    (void)setsockopt(ph->sink_fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)); /* best effort */
     ph->send_fd = bench_net_udp_socket(&cfg->target, NULL, SEND_BUF_BYTES, 0);
     if (ph->send_fd < 0) {
         return ph->send_fd;
@@ -275,6 +297,7 @@ static void collect(struct phase *ph, struct bench_phase_result *res, uint64_t s
     res->invalid_delivered = atomic_load(&t->invalid_delivered);
     res->foreign = atomic_load(&t->foreign);
     res->other_records = atomic_load(&t->other_records);
+    res->sink_drops = atomic_load(&ph->sink_drops);
     res->send_s = (double)(send_end_ns - ph->t0_ns) / NS_PER_S;
     uint64_t last = atomic_load(&t->last_ns);
     res->deliver_s = last > ph->t0_ns ? (double)(last - ph->t0_ns) / NS_PER_S : 0.0;

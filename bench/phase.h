@@ -45,6 +45,7 @@ struct bench_phase_result {
     uint64_t invalid_delivered;
     uint64_t foreign;
     uint64_t other_records;
+    uint64_t sink_drops;       /* datagrams the subscriber's own socket dropped (kernel) */
     double send_s;             /* first send to last send */
     double deliver_s;          /* first send to last first delivery */
     struct bench_latency latency;
