@@ -18,6 +18,7 @@
 #define ENG_CTL_H
 
 #include "engine/key.h"
+#include "engine/rpc.h"
 
 #include <netinet/in.h>
 #include <stdint.h>
@@ -27,20 +28,28 @@ struct eng_node_config; /* engine/node_config.h */
 struct dp_ctl_port;     /* dataplane/ctl_port.h */
 struct eng_ctl_state;   /* engine/ctl.c */
 
-#define ENG_CTL_BOOTSTRAP_MAX 16
-#define ENG_CTL_ADDR_MAX 4 /* addresses in our own node record */
+#define ENG_CTL_BOOTSTRAP_MAX 64
+#define ENG_CTL_PATH_MAX 1024
 
 /* Everything the control thread needs, independent of the config structure. */
 struct eng_ctl_params {
     struct eng_key key;
     uint8_t role;                          /* ENG_NODEREC_ROLE_* (engine/noderec.h) */
     struct sockaddr_storage listen;        /* the node's one UDP address */
-    const char *rpc_listen;                /* "HOST:PORT"; NULL or "" = no RPC server */
-    const char *data_dir;                  /* NULL or "" = nothing saved */
-    const char *bootstrap;                 /* "host:port,..." ("" = start alone) */
+    socklen_t listen_len;
+    struct sockaddr_storage rpc;           /* RPC server address */
+    socklen_t rpc_len;                     /* 0 = no RPC server */
+    char data_dir[ENG_CTL_PATH_MAX];       /* "" = nothing saved or loaded */
+    struct sockaddr_storage bootstrap[ENG_CTL_BOOTSTRAP_MAX];
+    socklen_t bootstrap_len[ENG_CTL_BOOTSTRAP_MAX];
+    uint32_t bootstrap_count;              /* 0 = start alone (or from saved peers) */
     uint32_t peer_check_interval_ms;       /* liveness ping period; 3 missed = disconnected */
     int udp_fd;                            /* the node's socket; -1 = bind `listen` here */
     struct dp_ctl_port *port;              /* where received records arrive; NULL with -1 */
+    /* Called on the control thread for every CONSENSUS record; NULL: counted and dropped. */
+    void (*on_consensus)(void *arg, const uint8_t *body, size_t body_len,
+                         const struct sockaddr *src, socklen_t src_len);
+    void *on_consensus_arg;
 };
 
 struct eng_ctl {
@@ -58,6 +67,24 @@ int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
 
 /* Same, from explicit parameters (tests, and nodes built without the dataplane). */
 int eng_ctl_start_params(struct eng_ctl *ctl, const struct eng_ctl_params *params);
+
+/* The RPC server's address after start (its port, when 0 was asked for). 0 or DC_ENOTFOUND. */
+int eng_ctl_rpc_port(const struct eng_ctl *ctl, uint16_t *port_out);
+
+/* The UDP address the node is reached at (after start: the real port when 0 was asked). */
+int eng_ctl_listen_addr(const struct eng_ctl *ctl, struct sockaddr_storage *out,
+                        socklen_t *len_out);
+/* Connected peers and known nodes (itself included) as last published. Any thread. */
+void eng_ctl_peer_counts(const struct eng_ctl *ctl, uint32_t *connected, uint32_t *known);
+/* The consensus integration publishes the committed head here (served by /chain/status). */
+void eng_ctl_set_chain(struct eng_ctl *ctl, const struct eng_rpc_chain *chain);
+
+/*
+ * The control thread's loop (poll the control port and a stop eventfd) and the housekeeping
+ * it runs every 100 ms. Internal to ctl.c; declared here so a reader finds the loop.
+ */
+void eng_ctl_main_loop(struct eng_ctl_state *s);
+void eng_ctl_cron(struct eng_ctl_state *s, uint64_t now_ms);
 
 /* Stops and joins both threads, saves the peers file, frees the state. Idempotent. */
 void eng_ctl_stop(struct eng_ctl *ctl);

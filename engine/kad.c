@@ -235,7 +235,8 @@ struct eng_kad_cand *eng_kad_lookup_next(struct eng_kad_lookup *l, uint64_t now_
 struct eng_kad_cand *eng_kad_lookup_by_nonce(struct eng_kad_lookup *l, uint64_t nonce)
 {
     for (uint32_t i = 0; i < l->count; i++) {
-        if (l->cands[i].state == ENG_KAD_CAND_ASKED && l->cands[i].nonce == nonce) {
+        uint8_t st = l->cands[i].state;
+        if ((st == ENG_KAD_CAND_ASKED || st == ENG_KAD_CAND_DONE) && l->cands[i].nonce == nonce) {
             return &l->cands[i];
         }
     }

@@ -123,7 +123,10 @@ int eng_kad_lookup_add(struct eng_kad_lookup *l, const uint8_t id[ENG_KAD_ID_BYT
  */
 struct eng_kad_cand *eng_kad_lookup_next(struct eng_kad_lookup *l, uint64_t now_ms,
                                          uint64_t nonce);
-/* The asked candidate that was sent `nonce`, or NULL. */
+/*
+ * The candidate that was sent `nonce` (asked or already answered: an answer may span several
+ * datagrams), or NULL.
+ */
 struct eng_kad_cand *eng_kad_lookup_by_nonce(struct eng_kad_lookup *l, uint64_t nonce);
 /* Records an answer from an asked candidate. */
 void eng_kad_lookup_answered(struct eng_kad_lookup *l, struct eng_kad_cand *c);

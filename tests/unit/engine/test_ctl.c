@@ -1,0 +1,129 @@
+/*
+ * The control plane end to end, in one process: several control threads, each with its own
+ * UDP socket on 127.0.0.1, run the seed's Day 1-4 discovery scenario. Conditions are polled
+ * with generous deadlines; nothing depends on exact timing.
+ */
+#include "engine/ctl.h"
+#include "engine/noderec.h"
+
+#include "common/dc_err.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NODES 5
+#define INTERVAL_MS 200
+
+static struct eng_ctl ctl[NODES];
+static struct eng_key keys[NODES];
+static char dirs[NODES][128];
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void start_node(int i, int boot_from)
+{
+    static struct eng_ctl_params p;
+    memset(&p, 0, sizeof(p));
+    p.key = keys[i];
+    p.role = i < 4 ? ENG_NODEREC_ROLE_VALIDATOR : ENG_NODEREC_ROLE_RELAY;
+    struct sockaddr_in *in = (struct sockaddr_in *)&p.listen;
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    p.listen_len = sizeof(*in);
+    snprintf(p.data_dir, sizeof(p.data_dir), "%s", dirs[i]);
+    if (boot_from >= 0) {
+        cr_assert_eq(eng_ctl_listen_addr(&ctl[boot_from], &p.bootstrap[0], &p.bootstrap_len[0]),
+                     0);
+        p.bootstrap_count = 1;
+    }
+    p.peer_check_interval_ms = INTERVAL_MS;
+    p.udp_fd = -1;
+    cr_assert_eq(eng_ctl_start_params(&ctl[i], &p), 0, "node %d starts", i + 1);
+}
+
+/* Waits until node i reports the counts, or fails after `ms`. */
+static void wait_counts(int i, uint32_t want_connected, uint32_t want_known, int ms)
+{
+    uint32_t c = 0, k = 0;
+    for (int waited = 0; waited < ms; waited += 50) {
+        eng_ctl_peer_counts(&ctl[i], &c, &k);
+        if (c == want_connected && k == want_known) {
+            return;
+        }
+        sleep_ms(50);
+    }
+    cr_assert_fail("node %d: connected %u known %u, wanted %u / %u", i + 1, c, k,
+                   want_connected, want_known);
+}
+
+static void setup(void)
+{
+    for (int i = 0; i < NODES; i++) {
+        cr_assert_eq(eng_key_generate(&keys[i]), 0);
+        snprintf(dirs[i], sizeof(dirs[i]), "/tmp/dchat-test-ctl-%d/node%d", (int)getpid(), i + 1);
+    }
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < NODES; i++) {
+        eng_ctl_stop(&ctl[i]);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf /tmp/dchat-test-ctl-%d", (int)getpid());
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(eng_ctl, day_1_to_4_discovery_failure_join_and_restart, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    start_node(0, -1); /* Day 1: alone */
+    start_node(1, 0);  /* Day 2: from node 1 */
+    start_node(2, 1);  /* Day 3: from node 2 only */
+    start_node(3, 2);  /* Day 4: from node 3 only */
+    for (int i = 0; i < 4; i++) {
+        wait_counts(i, 3, 4, 10000);
+    }
+    /* Node 2 dies: the others see it disconnected but still know it. */
+    eng_ctl_stop(&ctl[1]);
+    for (int i = 0; i < 4; i++) {
+        if (i != 1) {
+            wait_counts(i, 2, 4, 4 * 3 * INTERVAL_MS + 2000);
+        }
+    }
+    /* A fifth node, from node 4 only, learns every live node. */
+    start_node(4, 3);
+    wait_counts(4, 3, 4, 10000);
+    /* Node 2 comes back with no bootstrap list: its saved peers bring it in. */
+    start_node(1, -1);
+    wait_counts(1, 4, 5, 10000);
+    for (int i = 0; i < NODES; i++) {
+        wait_counts(i, 4, 5, 10000);
+    }
+}
+
+Test(eng_ctl, refuses_bad_parameters_and_busy_ports, .init = setup, .fini = teardown)
+{
+    struct eng_ctl c;
+    struct eng_ctl_params p;
+    memset(&p, 0, sizeof(p));
+    p.key = keys[0];
+    p.role = ENG_NODEREC_ROLE_RELAY;
+    p.udp_fd = -1;
+    cr_assert_eq(eng_ctl_start_params(&c, &p), DC_ECONFIG, "no interval, no address");
+    start_node(0, -1);
+    cr_assert_eq(eng_ctl_listen_addr(&ctl[0], &p.listen, &p.listen_len), 0);
+    p.peer_check_interval_ms = 100;
+    cr_assert_eq(eng_ctl_start_params(&c, &p), -EADDRINUSE);
+    cr_assert_null(c.state);
+}
