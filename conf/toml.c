@@ -997,10 +997,14 @@ static int parse_string_value(struct parser *p, struct conf_toml_value *v)
 
 static int parse_array(struct parser *p, unsigned depth, struct conf_toml_value *v)
 {
+    size_t start = p->pos;
     v->type = CONF_TOML_ARRAY;
     p->pos++; /* '[' */
     for (;;) {
         skip_ws_nl(p);
+        if (p->pos >= p->len) {
+            return fail(p, start, "unterminated array");
+        }
         if (peek(p, 0) == ']') {
             p->pos++;
             return 0;
@@ -1017,7 +1021,7 @@ static int parse_array(struct parser *p, unsigned depth, struct conf_toml_value 
         if (peek(p, 0) == ',') {
             p->pos++;
         } else if (peek(p, 0) != ']') {
-            return p->pos >= p->len ? fail(p, p->pos, "unterminated array")
+            return p->pos >= p->len ? fail(p, start, "unterminated array")
                                     : fail(p, p->pos, "expected ',' or ']' in array");
         }
     }
