@@ -99,6 +99,16 @@ static inline void *dp_ring_dequeue(struct dp_ring *ring)
     return dp_ring_dequeue_burst(ring, &item, 1) == 1 ? item : NULL;
 }
 
+/* A polite spin-wait step (the sibling hyper-thread gets the core meanwhile). */
+static inline void dp_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Either side: an instantaneous, possibly stale, count of queued items. */
 static inline uint32_t dp_ring_count(const struct dp_ring *ring)
 {

@@ -2,16 +2,25 @@
  * node: `dchat --role relay|validator ...`: parse -> configure -> allocate -> launch -> wait.
  *
  * The main thread owns the lifecycle only: it loads the settings (one loader call, see
- * load_config()), opens the dataplane, starts the control plane, waits for SIGINT/SIGTERM
- * while logging a periodic stats line, and tears everything down in reverse.
+ * load_config()), opens the dataplane, starts the control plane (the hook below), then waits
+ * for SIGINT/SIGTERM while it keeps the dataplane's coarse clock and logs a periodic stats
+ * line, and finally tears everything down in reverse and logs a summary of every counter.
  */
 #include "engine/cmd.h"
+#include "engine/ctl.h"
+#include "engine/key.h"
 #include "engine/node_config.h"
+
+#include "dataplane/relay.h"
 
 #include "common/dc_err.h"
 #include "common/dc_log.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 /*
  * The one place settings are loaded. Today: defaults + flags. The config loader (flag > env >
@@ -31,6 +40,174 @@ static int load_config(struct eng_node_config *cfg, int argc, char **argv)
     return rc;
 }
 
+static void relay_params(const struct eng_node_config *cfg, struct dp_relay_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->listen = cfg->listen.sa;
+    p->listen_len = cfg->listen.sa_len;
+    for (uint32_t i = 0; i < cfg->peer_count && i < DP_FANOUT_PEERS_MAX; i++) {
+        p->peers[i] = cfg->peers[i].sa;
+        p->peer_lens[i] = cfg->peers[i].sa_len;
+        p->peer_count++;
+    }
+    p->verify_workers = cfg->verify_workers;
+    for (uint32_t i = 0; i < cfg->core_count && i < DP_RELAY_CORES_MAX; i++) {
+        p->cores[p->core_count++] = cfg->cores[i];
+    }
+    p->busy_poll = cfg->poll == ENG_NODE_POLL_BUSY;
+    p->skip_verify = cfg->bench_skip_verify;
+    p->mtu = cfg->mtu;
+    p->subscribers_max = cfg->subscribers_max;
+    p->sub_expiry_s = cfg->sub_expiry_s;
+    p->dedup_entries = cfg->dedup_entries;
+    p->dedup_window_s = cfg->dedup_window_s;
+}
+
+/* The node's identity: the key file, or a fresh key for this run. 0 or 1 after one line. */
+static int load_key(const struct eng_node_config *cfg, struct eng_key *key)
+{
+    if (cfg->key_file[0] == '\0') {
+        if (eng_key_generate(key) != 0) {
+            fprintf(stderr, "dchat: cannot generate a node key\n");
+            return 1;
+        }
+        DC_INFO("node", "no --key given: using a fresh identity for this run only");
+        return 0;
+    }
+    char why[256] = "";
+    int rc = eng_key_load(key, cfg->key_file, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "dchat: --key: cannot use '%s': %s\n", cfg->key_file,
+                why[0] != '\0' ? why : dc_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- control-plane hook: the control thread (engine/ctl.h) starts and stops here ---- */
+
+static int ctl_hook_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
+                          struct dp_ctl_port *port)
+{
+    int rc = eng_ctl_start(ctl, cfg, port);
+    if (rc == DC_EUNSUPPORTED) {
+        DC_WARN("node", "control plane (discovery, RPC) not available in this build: "
+                        "running the dataplane alone");
+        return 0;
+    }
+    return rc;
+}
+
+static void ctl_hook_stop(struct eng_ctl *ctl)
+{
+    eng_ctl_stop(ctl);
+}
+
+/* ---- stats line ---- */
+
+static void log_stats(const struct dp_relay *relay, const char *what)
+{
+    struct dp_stats s;
+    dp_stats_read(dp_relay_stats(relay), &s);
+    char line[900];
+    uint64_t malformed = 0;
+    for (int i = DP_STAT_BAD_FRAME_TRUNCATED; i <= DP_STAT_BAD_RECORD_TYPE; i++) {
+        malformed += s.v[i];
+    }
+    int n = snprintf(line, sizeof(line), "malformed=%llu dropped=%llu",
+                     (unsigned long long)malformed, (unsigned long long)dp_stats_dropped(&s));
+    for (int i = 0; i < DP_STAT_COUNT && n > 0 && (size_t)n < sizeof(line); i++) {
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu",
+                      dp_stats_name((enum dp_stat)i), (unsigned long long)s.v[i]);
+    }
+    DC_INFO("stats", "%s: %s", what, line);
+}
+
+static uint64_t traffic(const struct dp_relay *relay)
+{
+    struct dp_stats s;
+    dp_stats_read(dp_relay_stats(relay), &s);
+    return s.v[DP_STAT_RX_DATAGRAMS] + s.v[DP_STAT_TX_SENDS];
+}
+
+/* ---- lifecycle ---- */
+
+/* Waits for SIGINT/SIGTERM (blocked in every thread), ticking the clock once a second. */
+static int wait_for_signal(struct dp_relay *relay, const struct eng_node_config *cfg)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    uint64_t last_traffic = traffic(relay);
+    uint32_t seconds = 0;
+    for (;;) {
+        struct timespec one_s = { 1, 0 };
+        int sig = sigtimedwait(&set, NULL, &one_s);
+        if (sig == SIGINT || sig == SIGTERM) {
+            return sig;
+        }
+        dp_relay_tick(relay);
+        if (++seconds % cfg->stats_interval_s == 0) {
+            uint64_t now = traffic(relay);
+            if (now != last_traffic) {
+                log_stats(relay, "periodic");
+                last_traffic = now;
+            }
+        }
+    }
+}
+
+static void log_start(const struct eng_node_config *cfg, const struct eng_key *key)
+{
+    char id[2 * ENG_KEY_ID_BYTES + 1];
+    eng_hex(key->id, ENG_KEY_ID_BYTES, id);
+    if (cfg->role == ENG_NODE_ROLE_VALIDATOR) {
+        DC_WARN("node", "--role validator: consensus is not wired into the node yet; this "
+                        "node runs the relay dataplane and the control plane only");
+    }
+    if (cfg->bench_skip_verify) {
+        DC_WARN("node", "!!! --bench-skip-verify: SIGNATURES ARE NOT CHECKED; forged messages "
+                        "WILL be forwarded. Benchmarks only, never on a real network !!!");
+    }
+    DC_INFO("node", "%s %.16s listening on udp %s: %u peers, %u verify workers, poll %s, "
+                    "mtu %u", cfg->role == ENG_NODE_ROLE_RELAY ? "relay" : "validator", id,
+            cfg->listen.text, cfg->peer_count, cfg->bench_skip_verify ? 0 : cfg->verify_workers,
+            cfg->poll == ENG_NODE_POLL_BUSY ? "busy" : "adaptive", cfg->mtu);
+}
+
+static int run(const struct eng_node_config *cfg, struct dp_relay *relay)
+{
+    char err[256] = "";
+    struct dp_relay_params params;
+    relay_params(cfg, &params);
+    int rc = dp_relay_init(relay, &params, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "dchat: --listen %s: %s\n", cfg->listen.text, err);
+        return 1;
+    }
+    rc = dp_relay_start(relay, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "dchat: %s\n", err);
+        dp_relay_fini(relay);
+        return 1;
+    }
+    struct eng_ctl ctl = { 0 };
+    rc = ctl_hook_start(&ctl, cfg, dp_relay_ctl_port(relay));
+    if (rc != 0) {
+        fprintf(stderr, "dchat: cannot start the control plane: %s\n", dc_strerror(rc));
+        dp_relay_fini(relay);
+        return 1;
+    }
+    int sig = wait_for_signal(relay, cfg);
+    DC_INFO("node", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    ctl_hook_stop(&ctl);
+    dp_relay_stop(relay);
+    log_stats(relay, "final");
+    dp_relay_fini(relay);
+    return 0;
+}
+
 int eng_cmd_node(int argc, char **argv)
 {
     struct eng_node_config cfg;
@@ -38,6 +215,20 @@ int eng_cmd_node(int argc, char **argv)
     if (rc != 0) {
         return rc == 1 ? 0 : 2;
     }
-    fprintf(stderr, "dchat: the relay dataplane is not yet available in this build\n");
-    return 1;
+    dc_log_set_level(cfg.log_level);
+    struct eng_key key;
+    if (load_key(&cfg, &key) != 0) {
+        return 1;
+    }
+    /* Blocked before any thread starts, so every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    log_start(&cfg, &key);
+    static struct dp_relay relay; /* large; one per process */
+    rc = run(&cfg, &relay);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return rc;
 }

@@ -26,8 +26,8 @@
 #define ENG_NODE_BOOTSTRAP_MAX 64
 #define ENG_NODE_CORES_MAX 64
 #define ENG_NODE_VERIFY_WORKERS_MAX 16
-#define ENG_NODE_MTU_MIN 512
-#define ENG_NODE_MTU_MAX 65507
+#define ENG_NODE_MTU_MIN 1232 /* the largest message record fits one frame */
+#define ENG_NODE_MTU_MAX 9000 /* jumbo frames; GSO packs several per send */
 
 #define ENG_NODE_LISTEN_DEFAULT "0.0.0.0:9000"
 #define ENG_NODE_RPC_DEFAULT "127.0.0.1:7070"

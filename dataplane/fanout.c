@@ -1,0 +1,288 @@
+#include "dataplane/fanout.h"
+
+#include "common/dc_alloc.h"
+#include "common/dc_assert.h"
+#include "common/dc_err.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+int dp_fanout_init(struct dp_fanout *fo, const struct dp_backend_ops *ops,
+                   struct dp_backend *be, struct dp_stats_block *stats, uint32_t mtu,
+                   uint32_t subs_max, uint32_t sub_expiry_s)
+{
+    if (mtu < DP_WIRE_FRAME_HDR_BYTES + DP_WIRE_REC_HDR_BYTES + DP_WIRE_MSG_BYTES_MAX ||
+        mtu > DP_WIRE_FRAME_BYTES_MAX || subs_max == 0 || sub_expiry_s == 0) {
+        return -EINVAL;
+    }
+    memset(fo, 0, sizeof(*fo));
+    fo->ops = ops;
+    fo->be = be;
+    fo->stats = stats;
+    fo->mtu = mtu;
+    fo->sub_expiry_s = sub_expiry_s;
+    fo->subs_max = subs_max;
+    fo->subs = dc_alloc((size_t)subs_max * sizeof(fo->subs[0]));
+    fo->live = dc_alloc((size_t)subs_max * sizeof(fo->live[0]));
+    fo->active = dc_alloc(((size_t)subs_max + DP_FANOUT_PEERS_MAX) * sizeof(fo->active[0]));
+    if (fo->subs == NULL || fo->live == NULL || fo->active == NULL) {
+        dp_fanout_fini(fo);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void dp_fanout_fini(struct dp_fanout *fo)
+{
+    dc_free(fo->subs);
+    dc_free(fo->live);
+    dc_free(fo->active);
+    fo->subs = NULL;
+    fo->live = NULL;
+    fo->active = NULL;
+}
+
+int dp_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family) {
+        return 0;
+    }
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return 0;
+}
+
+int dp_fanout_add_peer(struct dp_fanout *fo, const struct sockaddr *addr, socklen_t len)
+{
+    if (fo->peer_count == DP_FANOUT_PEERS_MAX) {
+        return DC_EFULL;
+    }
+    if (len > sizeof(struct sockaddr_storage) ||
+        (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
+        return -EINVAL;
+    }
+    struct dp_dest *d = &fo->peers[fo->peer_count++];
+    memset(d, 0, sizeof(*d));
+    memcpy(&d->addr, addr, len);
+    d->addr_len = len;
+    d->used = 1;
+    dp_stats_set_gauge(fo->stats, DP_STAT_PEERS, fo->peer_count);
+    return 0;
+}
+
+int dp_fanout_find_peer(const struct dp_fanout *fo, const struct sockaddr *addr,
+                        socklen_t len)
+{
+    (void)len;
+    for (uint32_t i = 0; i < fo->peer_count; i++) {
+        if (dp_sockaddr_equal((const struct sockaddr *)&fo->peers[i].addr, addr)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Queues the destination's buffer (whole frames only) and forgets it. */
+static void send_buf(struct dp_fanout *fo, struct dp_dest *d)
+{
+    DC_ASSERT(!d->frame_open);
+    if (d->tx == NULL) {
+        return;
+    }
+    if (d->tx->len == 0) {
+        fo->ops->tx_put(fo->be, d->tx);
+        d->tx = NULL;
+        return;
+    }
+    fo->ops->tx_send(fo->be, d->tx, (const struct sockaddr *)&d->addr, d->addr_len);
+    d->tx = NULL;
+}
+
+/* Starts a frame in the destination's buffer (taking a buffer if needed). 0 or DC_EFULL. */
+static int open_frame(struct dp_fanout *fo, struct dp_dest *d)
+{
+    if (d->tx == NULL) {
+        d->tx = fo->ops->tx_get(fo->be);
+        if (d->tx == NULL) {
+            return DC_EFULL;
+        }
+    }
+    DC_ASSERT(d->tx->cap - d->tx->len >= fo->mtu);
+    dp_wire_builder_init(&d->b, d->tx->data + d->tx->len, fo->mtu);
+    d->frame_open = 1;
+    if (!d->active) {
+        d->active = 1;
+        fo->active[fo->active_count++] = d;
+    }
+    return 0;
+}
+
+/*
+ * Ends the open frame. Frames of one buffer must share one length except the last, so a
+ * shorter frame ends the buffer, and a longer one moves to a buffer of its own.
+ */
+static void close_frame(struct dp_fanout *fo, struct dp_dest *d)
+{
+    if (!d->frame_open) {
+        return;
+    }
+    d->frame_open = 0;
+    struct dp_tx_buf *tx = d->tx;
+    uint32_t len = (uint32_t)dp_wire_builder_finish(&d->b);
+    if (len == 0) {
+        return;
+    }
+    if (tx->seg_count > 0 && len > tx->seg_bytes) {
+        uint8_t frame[DP_WIRE_FRAME_BYTES_MAX];
+        memcpy(frame, tx->data + tx->len, len);
+        send_buf(fo, d);
+        d->tx = fo->ops->tx_get(fo->be);
+        if (d->tx == NULL) {
+            dp_stats_add(fo->stats, DP_STAT_DROP_TX, 1);
+            return;
+        }
+        tx = d->tx;
+        memcpy(tx->data, frame, len);
+    }
+    if (tx->seg_count == 0) {
+        tx->seg_bytes = len;
+    }
+    tx->len += len;
+    tx->seg_count++;
+    if (len < tx->seg_bytes || tx->seg_count == DP_FANOUT_GSO_SEGS_MAX ||
+        tx->cap - tx->len < fo->mtu) {
+        send_buf(fo, d);
+    }
+}
+
+/* Appends one record for `d`; drops and counts it when no send buffer is free. */
+static void append(struct dp_fanout *fo, struct dp_dest *d, uint8_t type, const uint8_t *body,
+                   uint16_t body_len)
+{
+    if (d->frame_open && !dp_wire_builder_fits(&d->b, body_len)) {
+        close_frame(fo, d);
+    }
+    if (!d->frame_open && open_frame(fo, d) != 0) {
+        dp_stats_add(fo->stats, DP_STAT_DROP_TX, 1);
+        return;
+    }
+    int rc = dp_wire_builder_add(&d->b, type, body, body_len);
+    DC_ASSERT(rc == 0); /* an empty frame of mtu bytes holds the largest record */
+    if (type == DP_WIRE_REC_MSG) {
+        dp_stats_add(fo->stats, DP_STAT_TX_MSGS, 1);
+    }
+}
+
+void dp_fanout_msg(struct dp_fanout *fo, const struct dp_wire_msg *msg, int src_peer)
+{
+    for (uint32_t i = 0; i < fo->peer_count; i++) {
+        if ((int)i != src_peer) {
+            append(fo, &fo->peers[i], DP_WIRE_REC_MSG, msg->body, msg->body_len);
+        }
+    }
+    for (uint32_t i = 0; i < fo->sub_count; i++) {
+        struct dp_dest *d = fo->live[i];
+        if (d->all_channels || memcmp(d->channel, msg->target, DP_WIRE_KEY_BYTES) == 0) {
+            append(fo, d, DP_WIRE_REC_MSG, msg->body, msg->body_len);
+        }
+    }
+}
+
+static struct dp_dest *find_sub(struct dp_fanout *fo, const struct sockaddr *src)
+{
+    for (uint32_t i = 0; i < fo->sub_count; i++) {
+        if (dp_sockaddr_equal((const struct sockaddr *)&fo->live[i]->addr, src)) {
+            return fo->live[i];
+        }
+    }
+    return NULL;
+}
+
+/* A free slot: unused and not waiting to flush (its address is still needed). */
+static struct dp_dest *free_sub(struct dp_fanout *fo)
+{
+    for (uint32_t i = 0; i < fo->subs_max; i++) {
+        if (!fo->subs[i].used && !fo->subs[i].active && fo->subs[i].tx == NULL) {
+            return &fo->subs[i];
+        }
+    }
+    return NULL;
+}
+
+static void remove_sub(struct dp_fanout *fo, struct dp_dest *d)
+{
+    for (uint32_t i = 0; i < fo->sub_count; i++) {
+        if (fo->live[i] == d) {
+            fo->live[i] = fo->live[--fo->sub_count];
+            break;
+        }
+    }
+    d->used = 0;
+    dp_stats_set_gauge(fo->stats, DP_STAT_SUBSCRIBERS, fo->sub_count);
+}
+
+int dp_fanout_subscribe(struct dp_fanout *fo, const struct sockaddr *src, socklen_t src_len,
+                        const struct dp_wire_sub *sub, const uint8_t *body, uint16_t body_len,
+                        uint32_t now_s)
+{
+    struct dp_dest *d = find_sub(fo, src);
+    if (sub->flags & DP_WIRE_SUB_FLAG_UNSUBSCRIBE) {
+        if (d != NULL) {
+            remove_sub(fo, d); /* stays on the active list until the ack is flushed */
+            append(fo, d, DP_WIRE_REC_SUBSCRIBE, body, body_len);
+        }
+        return 0;
+    }
+    if (d == NULL) {
+        d = free_sub(fo);
+        if (d == NULL || src_len > sizeof(d->addr)) {
+            dp_stats_add(fo->stats, DP_STAT_DROP_SUB_FULL, 1);
+            return DC_EFULL;
+        }
+        memset(d, 0, sizeof(*d));
+        memcpy(&d->addr, src, src_len);
+        d->addr_len = src_len;
+        d->used = 1;
+        fo->live[fo->sub_count++] = d;
+        dp_stats_set_gauge(fo->stats, DP_STAT_SUBSCRIBERS, fo->sub_count);
+    }
+    memcpy(d->channel, sub->channel, DP_WIRE_KEY_BYTES);
+    static const uint8_t zero[DP_WIRE_KEY_BYTES];
+    d->all_channels = memcmp(sub->channel, zero, DP_WIRE_KEY_BYTES) == 0;
+    d->expires_s = now_s + fo->sub_expiry_s;
+    append(fo, d, DP_WIRE_REC_SUBSCRIBE, body, body_len);
+    return 0;
+}
+
+void dp_fanout_expire(struct dp_fanout *fo, uint32_t now_s)
+{
+    for (uint32_t i = 0; i < fo->sub_count;) {
+        struct dp_dest *d = fo->live[i];
+        if ((int32_t)(now_s - d->expires_s) >= 0) {
+            remove_sub(fo, d); /* moves the last one into slot i */
+        } else {
+            i++;
+        }
+    }
+}
+
+void dp_fanout_flush(struct dp_fanout *fo)
+{
+    for (uint32_t i = 0; i < fo->active_count; i++) {
+        struct dp_dest *d = fo->active[i];
+        close_frame(fo, d);
+        send_buf(fo, d);
+        d->active = 0;
+    }
+    fo->active_count = 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * fanout: packs records for each destination (gossip peers and subscribers) into frames up
+ * to the MTU, and frames into send buffers for one UDP_SEGMENT (GSO) send each.
+ *
+ * Each destination fills at most one send buffer at a time. Consecutive frames of the same
+ * length share the buffer (the kernel cuts it at that length); a frame of a different length
+ * ends the buffer. dp_fanout_flush() closes every open frame and queues every open buffer:
+ * the I/O thread calls it once per loop iteration, so a message waits at most one iteration.
+ *
+ * Subscribers: an address subscribes to one channel (or all: channel of zeros); a subscribe
+ * from the same address replaces its channel and renews it; it lapses `sub_expiry_s` after
+ * the last renewal (dp_fanout_expire()). Every subscribe is acknowledged by echoing the
+ * record back (docs/PROTOCOL.md). The table is fixed-size; a full table refuses (counted).
+ *
+ * I/O thread only; init/fini on the main thread.
+ */
+#ifndef DP_FANOUT_H
+#define DP_FANOUT_H
+
+#include "dataplane/backend.h"
+#include "dataplane/stats.h"
+#include "dataplane/wire.h"
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define DP_FANOUT_PEERS_MAX 64
+#define DP_FANOUT_GSO_SEGS_MAX 64
+
+struct dp_dest {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    struct dp_tx_buf *tx;       /* the buffer being filled, or NULL */
+    struct dp_wire_builder b;   /* the frame being built at tx->data + tx->len */
+    uint8_t frame_open;
+    uint8_t active;             /* on the active list (has something to flush) */
+    uint8_t used;               /* subscriber slot in use */
+    uint8_t all_channels;
+    uint8_t channel[DP_WIRE_KEY_BYTES];
+    uint32_t expires_s;
+};
+
+struct dp_fanout {
+    const struct dp_backend_ops *ops;
+    struct dp_backend *be;
+    struct dp_stats_block *stats;
+    uint32_t mtu;
+    uint32_t sub_expiry_s;
+    struct dp_dest peers[DP_FANOUT_PEERS_MAX];
+    uint32_t peer_count;
+    struct dp_dest *subs;       /* subs_max slots */
+    struct dp_dest **live;      /* the used slots, dense: what a message iterates over */
+    uint32_t subs_max;
+    uint32_t sub_count;
+    struct dp_dest **active;    /* destinations with an open frame or buffer */
+    uint32_t active_count;
+};
+
+/* Main thread. 0, -EINVAL or -ENOMEM. */
+int dp_fanout_init(struct dp_fanout *fo, const struct dp_backend_ops *ops,
+                   struct dp_backend *be, struct dp_stats_block *stats, uint32_t mtu,
+                   uint32_t subs_max, uint32_t sub_expiry_s);
+void dp_fanout_fini(struct dp_fanout *fo);
+/* Main thread, before launch. 0, DC_EFULL or -EINVAL (address family). */
+int dp_fanout_add_peer(struct dp_fanout *fo, const struct sockaddr *addr, socklen_t len);
+
+/* The index of the peer with this address, or -1. */
+int dp_fanout_find_peer(const struct dp_fanout *fo, const struct sockaddr *addr,
+                        socklen_t len);
+/*
+ * One verified message: to every peer except `src_peer` (-1: none) and to every subscriber
+ * of its target (channel or recipient key).
+ */
+void dp_fanout_msg(struct dp_fanout *fo, const struct dp_wire_msg *msg, int src_peer);
+/*
+ * A subscribe record from `src` at time now_s: subscribe/renew or unsubscribe, then echo the
+ * record back as the acknowledgement. 0 or DC_EFULL (table full, counted, not acknowledged).
+ */
+int dp_fanout_subscribe(struct dp_fanout *fo, const struct sockaddr *src, socklen_t src_len,
+                        const struct dp_wire_sub *sub, const uint8_t *body, uint16_t body_len,
+                        uint32_t now_s);
+/* Drops subscriptions whose time has passed. Call after dp_fanout_flush(). */
+void dp_fanout_expire(struct dp_fanout *fo, uint32_t now_s);
+/* Closes every open frame and queues every open buffer for sending. */
+void dp_fanout_flush(struct dp_fanout *fo);
+
+/* Whether two socket addresses are the same host and port. */
+int dp_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+#endif

@@ -1,0 +1,267 @@
+#include "dataplane/io.h"
+
+#include "common/dc_alloc.h"
+#include "common/dc_assert.h"
+#include "common/dc_err.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define RX_BURST 256
+#define SPINS_BEFORE_SLEEP 200
+#define SLEEP_MS_MAX 1000
+
+int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
+{
+    if (conf->worker_count > DP_FANOUT_PEERS_MAX ||
+        (!conf->skip_verify && (conf->worker_count == 0 || conf->msg_count == 0))) {
+        return -EINVAL;
+    }
+    memset(io, 0, sizeof(*io));
+    io->ops = conf->ops;
+    io->be = conf->be;
+    io->port = conf->port;
+    io->workers = conf->workers;
+    io->worker_count = conf->worker_count;
+    io->skip_verify = conf->skip_verify;
+    io->busy_poll = conf->busy_poll;
+    io->stop = conf->stop;
+    io->clock_s = conf->clock_s;
+    io->stats = conf->stats;
+    atomic_init(&io->sleeping, 0);
+    atomic_init(&io->ready, 0);
+    int rc = dp_dedup_init(&io->dedup, conf->dedup_entries, conf->dedup_window_s);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = dp_fanout_init(&io->fanout, conf->ops, conf->be, io->stats, conf->mtu,
+                        conf->subs_max, conf->sub_expiry_s);
+    if (rc != 0) {
+        dp_dedup_fini(&io->dedup);
+        return rc;
+    }
+    io->msg_count = conf->skip_verify ? 0 : conf->msg_count;
+    if (io->msg_count > 0) {
+        io->msgs = dc_alloc((size_t)io->msg_count * sizeof(io->msgs[0]));
+        io->free = dc_alloc((size_t)io->msg_count * sizeof(io->free[0]));
+        if (io->msgs == NULL || io->free == NULL) {
+            dp_io_fini(io);
+            return -ENOMEM;
+        }
+        for (uint32_t i = 0; i < io->msg_count; i++) {
+            io->free[io->free_count++] = &io->msgs[i];
+        }
+    }
+    return 0;
+}
+
+void dp_io_fini(struct dp_io *io)
+{
+    dp_fanout_fini(&io->fanout);
+    dp_dedup_fini(&io->dedup);
+    dc_free(io->msgs);
+    dc_free(io->free);
+    io->msgs = NULL;
+    io->free = NULL;
+}
+
+void dp_io_wake(void *arg)
+{
+    struct dp_io *io = arg;
+    io->ops->wake(io->be);
+}
+
+/* Good messages out, every slot back to the pool. Returns how many came back. */
+static uint32_t drain_results(struct dp_io *io)
+{
+    uint32_t total = 0;
+    void *items[64];
+    for (uint32_t w = 0; w < io->worker_count; w++) {
+        uint32_t n = dp_ring_dequeue_burst(&io->workers[w].out, items, 64);
+        for (uint32_t i = 0; i < n; i++) {
+            struct dp_msg *m = items[i];
+            if (m->good) {
+                struct dp_wire_rec rec = { .type = DP_WIRE_REC_MSG, .body_len = m->body_len,
+                                           .body = m->body };
+                struct dp_wire_msg msg;
+                int rc = dp_wire_msg_parse(&rec, &msg);
+                DC_ASSERT(rc == 0);
+                dp_fanout_msg(&io->fanout, &msg, m->src_peer);
+            }
+            DC_ASSERT(io->free_count < io->msg_count);
+            io->free[io->free_count++] = m;
+        }
+        total += n;
+    }
+    return total;
+}
+
+/* Hands each worker its batch; what does not fit is a counted drop. */
+static void submit_batches(struct dp_io *io)
+{
+    for (uint32_t w = 0; w < io->worker_count; w++) {
+        uint32_t len = io->batch_len[w];
+        if (len == 0) {
+            continue;
+        }
+        uint32_t n = dp_ring_enqueue_burst(&io->workers[w].in, (void *const *)io->batch[w], len);
+        for (uint32_t i = n; i < len; i++) {
+            io->free[io->free_count++] = io->batch[w][i];
+        }
+        if (n < len) {
+            dp_stats_add(io->stats, DP_STAT_DROP_VERIFY_RING, len - n);
+        }
+        io->batch_len[w] = 0;
+        if (n > 0) {
+            dp_verify_kick(&io->workers[w], 0);
+        }
+    }
+}
+
+static void to_verify(struct dp_io *io, const struct dp_wire_msg *msg, int src_peer)
+{
+    if (io->free_count == 0) {
+        dp_stats_add(io->stats, DP_STAT_DROP_POOL, 1);
+        return;
+    }
+    struct dp_msg *m = io->free[--io->free_count];
+    m->body_len = msg->body_len;
+    m->src_peer = (int16_t)src_peer;
+    m->good = 0;
+    memcpy(m->body, msg->body, msg->body_len);
+    uint32_t w = io->next_worker;
+    io->next_worker = w + 1 == io->worker_count ? 0 : w + 1;
+    io->batch[w][io->batch_len[w]++] = m;
+    if (io->batch_len[w] == DP_IO_VERIFY_BATCH) {
+        submit_batches(io);
+    }
+}
+
+static void on_msg_record(struct dp_io *io, const struct dp_wire_rec *rec, int src_peer)
+{
+    struct dp_wire_msg msg;
+    dp_stats_add(io->stats, DP_STAT_RX_MSGS, 1);
+    if (dp_wire_msg_parse(rec, &msg) != 0) {
+        dp_stats_add(io->stats, DP_STAT_BAD_MSG, 1);
+        return;
+    }
+    if (dp_dedup_check(&io->dedup, msg.body, msg.body_len, io->now_s)) {
+        dp_stats_add(io->stats, DP_STAT_DUPLICATES, 1);
+        return;
+    }
+    if (io->skip_verify) {
+        dp_stats_add(io->stats, DP_STAT_SKIPPED_VERIFY, 1);
+        dp_fanout_msg(&io->fanout, &msg, src_peer);
+        return;
+    }
+    to_verify(io, &msg, src_peer);
+}
+
+static void count_bad_frame(struct dp_io *io, int rc)
+{
+    enum dp_stat s = DP_STAT_BAD_FRAME_OTHER;
+    if (rc == DC_ETRUNCATED) {
+        s = DP_STAT_BAD_FRAME_TRUNCATED;
+    } else if (rc == DC_EVERSION) {
+        s = DP_STAT_BAD_FRAME_VERSION;
+    }
+    dp_stats_add(io->stats, s, 1);
+}
+
+static void on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt)
+{
+    dp_stats_add(io->stats, DP_STAT_RX_DATAGRAMS, 1);
+    dp_stats_add(io->stats, DP_STAT_RX_BYTES, pkt->len);
+    struct dp_wire_iter it;
+    int rc = dp_wire_frame_open(&it, pkt->data, pkt->len);
+    if (rc != 0) {
+        if (rc == DC_EMALFORMED && pkt->len >= 2 &&
+            (pkt->data[0] != DP_WIRE_MAGIC0 || pkt->data[1] != DP_WIRE_MAGIC1)) {
+            dp_stats_add(io->stats, DP_STAT_BAD_FRAME_MAGIC, 1);
+        } else {
+            count_bad_frame(io, rc);
+        }
+        return;
+    }
+    int src_peer = dp_fanout_find_peer(&io->fanout, pkt->src, pkt->src_len);
+    struct dp_wire_rec rec;
+    while (dp_wire_next(&it, &rec)) {
+        if (rec.type == DP_WIRE_REC_MSG) {
+            on_msg_record(io, &rec, src_peer);
+        } else if (rec.type == DP_WIRE_REC_SUBSCRIBE) {
+            struct dp_wire_sub sub;
+            dp_stats_add(io->stats, DP_STAT_RX_SUBSCRIBES, 1);
+            if (dp_wire_sub_parse(&rec, &sub) != 0) {
+                dp_stats_add(io->stats, DP_STAT_BAD_SUB, 1);
+                continue;
+            }
+            (void)dp_fanout_subscribe(&io->fanout, pkt->src, pkt->src_len, &sub, rec.body,
+                                      rec.body_len, io->now_s);
+        } else if (rec.type == DP_WIRE_REC_DISCOVERY || rec.type == DP_WIRE_REC_CONSENSUS) {
+            dp_stats_add(io->stats, DP_STAT_RX_CTL_RECORDS, 1);
+            if (dp_ctl_port_push(io->port, rec.type, rec.body, rec.body_len, pkt->src,
+                                 pkt->src_len) != 0) {
+                dp_stats_add(io->stats, DP_STAT_DROP_CTL_RING, 1);
+            }
+        } else {
+            dp_stats_add(io->stats, DP_STAT_BAD_RECORD_TYPE, 1);
+        }
+    }
+}
+
+/* One pass of the loop; returns how much work it found (0: idle). */
+static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
+{
+    io->now_s = atomic_load_explicit(io->clock_s, memory_order_relaxed);
+    uint32_t work = io->skip_verify ? 0 : drain_results(io);
+    uint32_t n = io->ops->rx_burst(io->be, pkts, RX_BURST);
+    for (uint32_t i = 0; i < n; i++) {
+        on_datagram(io, &pkts[i]);
+    }
+    io->ops->rx_release(io->be);
+    submit_batches(io);
+    dp_fanout_flush(&io->fanout);
+    dp_ctl_port_flush(io->port);
+    io->ops->tx_flush(io->be);
+    if (io->now_s != io->last_sweep_s) {
+        io->last_sweep_s = io->now_s;
+        dp_fanout_expire(&io->fanout, io->now_s);
+    }
+    return work + n;
+}
+
+/* Nothing to do for a while: sleep in the backend unless a worker result slipped in. */
+static void idle_sleep(struct dp_io *io)
+{
+    atomic_store_explicit(&io->sleeping, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst); /* flag before re-checking the rings */
+    int pending = atomic_load(io->stop);
+    for (uint32_t w = 0; w < io->worker_count && !pending; w++) {
+        pending = dp_ring_count(&io->workers[w].out) > 0;
+    }
+    if (!pending) {
+        io->ops->wait(io->be, SLEEP_MS_MAX);
+    }
+    atomic_store_explicit(&io->sleeping, 0, memory_order_relaxed);
+}
+
+void dp_io_main_loop(struct dp_io *io)
+{
+    io->init_rc = io->ops->thread_init(io->be);
+    atomic_store(&io->ready, io->init_rc == 0 ? 1 : -1);
+    if (io->init_rc != 0) {
+        return;
+    }
+    static _Thread_local struct dp_rx_pkt pkts[RX_BURST];
+    io->ops->tx_flush(io->be); /* arm receive */
+    dc_alloc_seal();
+    uint32_t idle = 0;
+    while (!atomic_load_explicit(io->stop, memory_order_relaxed)) {
+        if (iteration(io, pkts) > 0) {
+            idle = 0;
+        } else if (!io->busy_poll && ++idle > SPINS_BEFORE_SLEEP) {
+            idle_sleep(io);
+            idle = 0;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+/*
+ * io: the I/O thread: receive, parse, de-duplicate, hand to verify workers, fan out, send.
+ *
+ * One loop (dp_io_main_loop), one iteration at a time:
+ *   1. drain the workers' result rings: fan out the good messages, free every slot;
+ *   2. take a burst of datagrams from the backend; for each frame: drop malformed ones
+ *      (counted per reason), and per record: user message -> de-dup -> verify queue (or
+ *      straight to fan-out with --bench-skip-verify); subscribe -> subscriber table + ack;
+ *      discovery/consensus -> control port;
+ *   3. hand the per-worker batches over, close frames, submit every send in one go.
+ * When an iteration finds nothing to do it counts; past a threshold (adaptive polling) it
+ * sleeps in the backend until a datagram, a worker's result or a stop request arrives.
+ *
+ * Everything here is preallocated by dp_io_init; the thread seals its allocator on entry.
+ */
+#ifndef DP_IO_H
+#define DP_IO_H
+
+#include "dataplane/backend.h"
+#include "dataplane/ctl_port.h"
+#include "dataplane/dedup.h"
+#include "dataplane/fanout.h"
+#include "dataplane/stats.h"
+#include "dataplane/verify.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define DP_IO_VERIFY_BATCH 32
+
+struct dp_io {
+    const struct dp_backend_ops *ops;
+    struct dp_backend *be;
+    struct dp_stats_block *stats; /* the I/O thread's counters (shared with the backend) */
+    struct dp_dedup dedup;
+    struct dp_fanout fanout;
+    struct dp_ctl_port *port;
+    int skip_verify;
+    int busy_poll;
+    const _Atomic int *stop;
+    _Alignas(DP_CACHE_LINE) _Atomic int sleeping;
+    /* verify path */
+    struct dp_verify_worker *workers;
+    uint32_t worker_count;
+    uint32_t next_worker;
+    struct dp_msg *msgs;      /* the pool */
+    struct dp_msg **free;     /* free slots (a stack) */
+    uint32_t free_count;
+    uint32_t msg_count;
+    struct dp_msg *batch[DP_FANOUT_PEERS_MAX][DP_IO_VERIFY_BATCH];
+    uint32_t batch_len[DP_FANOUT_PEERS_MAX];
+    /* clock: seconds since start, kept by the main thread (no clock calls on the hot path) */
+    const _Atomic uint32_t *clock_s;
+    uint32_t now_s;
+    uint32_t last_sweep_s;
+    int init_rc;              /* the backend's thread_init result, for the main thread */
+    _Atomic int ready;        /* 1: running, -1: failed to start */
+};
+
+struct dp_io_conf {
+    const struct dp_backend_ops *ops;
+    struct dp_backend *be;
+    struct dp_ctl_port *port;
+    struct dp_stats_block *stats;
+    struct dp_verify_worker *workers;
+    uint32_t worker_count;    /* <= DP_FANOUT_PEERS_MAX */
+    uint32_t msg_count;       /* pool slots */
+    int skip_verify;
+    int busy_poll;
+    const _Atomic int *stop;
+    const _Atomic uint32_t *clock_s;
+    uint32_t mtu;
+    uint32_t subs_max;
+    uint32_t sub_expiry_s;
+    uint32_t dedup_entries;
+    uint32_t dedup_window_s;
+};
+
+/* Main thread. 0, -EINVAL or -ENOMEM. */
+int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf);
+void dp_io_fini(struct dp_io *io);
+/* The I/O thread's loop; returns when *stop is set and the thread was woken. */
+void dp_io_main_loop(struct dp_io *io);
+/* Any thread: wake a sleeping I/O thread (used by workers and on stop). */
+void dp_io_wake(void *io);
+
+#endif

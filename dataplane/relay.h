@@ -1,0 +1,84 @@
+/*
+ * relay: the dataplane of one node, assembled: backend + I/O thread + verify workers + the
+ * control port. The node runtime (engine/node.c) is its only user:
+ *
+ *   dp_relay_init()   main thread: socket bound, every buffer and ring allocated
+ *   dp_relay_start()  main thread: threads launched (pinned when cores are given)
+ *   dp_relay_tick()   main thread, about once a second: the coarse clock the hot path reads
+ *   dp_relay_stop()   main thread: threads woken and joined
+ *   dp_relay_fini()   main thread: everything freed
+ *
+ * dp_relay_ctl_port() and dp_relay_stats() may be read from any thread between start and stop.
+ */
+#ifndef DP_RELAY_H
+#define DP_RELAY_H
+
+#include "dataplane/backend.h"
+#include "dataplane/ctl_port.h"
+#include "dataplane/io.h"
+#include "dataplane/stats.h"
+#include "dataplane/verify.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define DP_RELAY_WORKERS_MAX 16
+#define DP_RELAY_CORES_MAX 64
+#define DP_RELAY_VERIFY_RING_SLOTS 8192
+
+struct dp_relay_params {
+    struct sockaddr_storage listen;
+    socklen_t listen_len;
+    struct sockaddr_storage peers[DP_FANOUT_PEERS_MAX];
+    socklen_t peer_lens[DP_FANOUT_PEERS_MAX];
+    uint32_t peer_count;
+    uint32_t verify_workers;      /* 1..DP_RELAY_WORKERS_MAX (none run with skip_verify) */
+    int cores[DP_RELAY_CORES_MAX]; /* I/O thread on cores[0], worker i on cores[1 + i] */
+    uint32_t core_count;          /* 0: no pinning; fewer than threads: wraps around */
+    int busy_poll;
+    int skip_verify;
+    uint32_t mtu;
+    uint32_t subscribers_max;
+    uint32_t sub_expiry_s;
+    uint32_t dedup_entries;
+    uint32_t dedup_window_s;
+};
+
+struct dp_relay {
+    struct dp_relay_params params;
+    const struct dp_backend_ops *ops;
+    struct dp_backend *be;
+    struct dp_io *io;             /* cache-aligned, allocated */
+    struct dp_stats_block *io_stats; /* the I/O thread's (and its backend's) counters */
+    struct dp_verify_worker *workers;
+    uint32_t worker_count;
+    struct dp_ctl_port port;
+    struct dp_stats_set stats;
+    pthread_t io_thread;
+    pthread_t worker_threads[DP_RELAY_WORKERS_MAX];
+    uint32_t threads_started;     /* workers started; the I/O thread counts once more */
+    _Atomic int stop;
+    _Atomic uint32_t clock_s;
+    uint64_t start_ns;
+};
+
+/*
+ * Binds the socket and allocates everything. 0 or -errno (-EADDRINUSE: port in use), with a
+ * one-line reason in err[err_size]. On error nothing is left to free.
+ */
+int dp_relay_init(struct dp_relay *relay, const struct dp_relay_params *params, char *err,
+                  size_t err_size);
+/* Launches the threads and waits until the I/O thread runs. 0 or -errno (+ err line). */
+int dp_relay_start(struct dp_relay *relay, char *err, size_t err_size);
+/* Advances the coarse clock (seconds since init). */
+void dp_relay_tick(struct dp_relay *relay);
+/* Stops and joins every thread. Idempotent. */
+void dp_relay_stop(struct dp_relay *relay);
+void dp_relay_fini(struct dp_relay *relay);
+
+struct dp_ctl_port *dp_relay_ctl_port(struct dp_relay *relay);
+const struct dp_stats_set *dp_relay_stats(const struct dp_relay *relay);
+
+#endif
