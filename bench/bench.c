@@ -35,6 +35,7 @@ struct opts {
     uint64_t messages;
     uint64_t size;
     uint64_t rate;
+    uint64_t window;
     uint64_t users;
     uint64_t invalid;
     uint64_t garbage;
@@ -56,6 +57,7 @@ static const struct num_flag num_flags[] = {
     { "--messages", offsetof(struct opts, messages), 1, 100000000 },
     { "--size", offsetof(struct opts, size), BENCH_PAYLOAD_HDR_BYTES, DP_WIRE_PAYLOAD_BYTES_MAX },
     { "--rate", offsetof(struct opts, rate), 1, 1000000000 },
+    { "--window", offsetof(struct opts, window), 1, 100000000 },
     { "--users", offsetof(struct opts, users), 1, 10000000 },
     { "--invalid", offsetof(struct opts, invalid), 0, 10000000 },
     { "--garbage", offsetof(struct opts, garbage), 0, 10000000 },
@@ -69,8 +71,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: dchat-bench --target HOST:PORT [--subscribe HOST:PORT] [--messages N]\n"
             "         [--size BYTES] [--rate MSGS_PER_S] [--users U] [--invalid K]\n"
-            "         [--garbage G] [--json] [--mtu BYTES] [--drain-ms MS] [--warmup-ms MS]\n"
-            "         [--no-baseline]\n\n"
+            "         [--garbage G] [--json] [--window MSGS] [--mtu BYTES] [--drain-ms MS]\n"
+            "         [--warmup-ms MS] [--no-baseline]\n\n"
             "  --target     relay that receives the load\n"
             "  --subscribe  relay the subscriber subscribes at (default: the target)\n"
             "  --messages   valid signed messages to send (default 100000)\n"
@@ -80,6 +82,8 @@ static void usage(FILE *out)
             "  --invalid    extra messages with a broken signature (must not be delivered)\n"
             "  --garbage    random datagrams (must not be delivered)\n"
             "  --json       one JSON object on stdout instead of the text report\n"
+            "  --window     at most this many messages sent and not yet delivered: the load\n"
+            "               runs at the rate the relays sustain (stops if losses fill it)\n"
             "  --mtu        largest datagram built (default %d)\n"
             "  --drain-ms   wait this long for stragglers once nothing arrives (default 3000)\n"
             "  --warmup-ms  give up when no probe reaches the subscriber by then (default 15000)\n"
@@ -265,9 +269,10 @@ static void print_json(const struct report *r)
            o->target_text, o->subscribe_text, o->messages, o->size, o->users, o->rate,
            r->load->per_frame);
     printf("\"sent\": %" PRIu64 ", \"invalid_sent\": %" PRIu64 ", \"garbage_sent\": %" PRIu64
-           ", \"datagrams_sent\": %" PRIu64 ", \"send_retries\": %" PRIu64 ", ",
+           ", \"datagrams_sent\": %" PRIu64 ", \"send_retries\": %" PRIu64
+           ", \"unsent\": %" PRIu64 ", \"window\": %" PRIu64 ", ",
            x->items_sent - x->invalid_sent, x->invalid_sent, x->garbage_sent, x->dgrams_sent,
-           x->send_retries);
+           x->send_retries, x->unsent, o->window);
     printf("\"delivered\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"duplicates\": %" PRIu64
            ", \"invalid_delivered\": %" PRIu64 ", \"foreign\": %" PRIu64
            ", \"sink_drops\": %" PRIu64 ", ",
@@ -306,6 +311,10 @@ static void print_text(const struct report *r)
            ", invalid delivered %" PRIu64 "\n",
            x->delivered, x->deliver_s, rate, x->lost, x->sink_drops, x->duplicates,
            x->invalid_delivered);
+    if (x->unsent != 0) {
+        printf("  STALLED     %" PRIu64 " msgs never sent: losses filled the window\n",
+               x->unsent);
+    }
     printf("  latency     p50 %u us, p99 %u us, max %u us\n", x->latency.p50_us,
            x->latency.p99_us, x->latency.max_us);
     if (o->baseline) {
@@ -333,7 +342,8 @@ static int run(const struct opts *o, struct bench_load *load)
         r.kernel_per_s = per_s(r.kernel.delivered, r.kernel.deliver_s);
     }
     struct bench_phase_cfg cfg = { .load = load, .target = o->target, .subscribe = o->subscribe,
-                                   .rate_msgs_per_s = o->rate, .send_garbage = 1,
+                                   .rate_msgs_per_s = o->rate, .window_msgs = o->window,
+                                   .send_garbage = 1,
                                    .warmup_ms = (uint32_t)o->warmup_ms,
                                    .drain_ms = (uint32_t)o->drain_ms, .label = "relay" };
     int rc = bench_phase_run(&cfg, &r.relay);

@@ -323,6 +323,16 @@ uint32_t bench_load_frame_items(const struct bench_load *load, uint64_t frame)
     return left < load->per_frame ? (uint32_t)left : load->per_frame;
 }
 
+uint32_t bench_load_frame_invalid(const struct bench_load *load, uint64_t frame)
+{
+    uint64_t first = frame * load->per_frame;
+    uint64_t end = first + bench_load_frame_items(load, frame);
+    uint64_t k = load->p.invalid_count;
+    uint64_t n = load->item_count;
+    /* Items before `x` that are invalid: floor(x * k / n), by the spread's construction. */
+    return (uint32_t)((unsigned __int128)end * k / n - (unsigned __int128)first * k / n);
+}
+
 const uint8_t *bench_load_dgram(const struct bench_load *load, uint64_t d, size_t *len,
                                 uint64_t *frame)
 {

@@ -69,6 +69,8 @@ void bench_load_fini(struct bench_load *load);
 int bench_load_item_invalid(const struct bench_load *load, uint64_t item);
 /* The record body of item j as sent. */
 const uint8_t *bench_load_item_body(const struct bench_load *load, uint64_t item);
+/* Number of deliberately invalid items in frame f. */
+uint32_t bench_load_frame_invalid(const struct bench_load *load, uint64_t frame);
 /* Number of items in frame f. */
 uint32_t bench_load_frame_items(const struct bench_load *load, uint64_t frame);
 

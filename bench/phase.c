@@ -2,6 +2,7 @@
 
 #include "common/dc_alloc.h"
 #include "common/dc_assert.h"
+#include "common/dc_err.h"
 #include "dataplane/wire.h"
 
 #include <errno.h>
@@ -158,11 +159,50 @@ static int send_batch(struct phase *ph, struct mmsghdr *tx, unsigned count,
 /* How many datagrams go in one sendmmsg: about a millisecond of traffic when paced. */
 static unsigned batch_size(const struct bench_phase_cfg *cfg)
 {
-    if (cfg->rate_msgs_per_s == 0) {
-        return TX_BATCH;
+    uint64_t batch = TX_BATCH;
+    if (cfg->rate_msgs_per_s != 0) {
+        uint64_t per_ms = cfg->rate_msgs_per_s / 1000 / cfg->load->per_frame;
+        batch = per_ms < batch ? per_ms : batch;
     }
-    uint64_t per_ms = cfg->rate_msgs_per_s / 1000 / cfg->load->per_frame;
-    return per_ms < 1 ? 1 : (per_ms > TX_BATCH ? TX_BATCH : (unsigned)per_ms);
+    if (cfg->window_msgs != 0) { /* a batch never overfills the window by itself */
+        uint64_t fit = cfg->window_msgs / cfg->load->per_frame;
+        batch = fit < batch ? fit : batch;
+    }
+    return batch < 1 ? 1 : (unsigned)batch;
+}
+
+static uint64_t in_flight(struct phase *ph, const struct bench_phase_result *res)
+{
+    uint64_t sent = ph->cfg->all_items ? res->items_sent : res->items_sent - res->invalid_sent;
+    uint64_t got = atomic_load_explicit(&ph->tally.delivered, memory_order_relaxed);
+    return sent > got ? sent - got : 0;
+}
+
+/*
+ * Window flow control: waits until `next` more messages fit. 0, or DC_EFULL when nothing was
+ * delivered for drain_ms: lost messages fill the window and the sender gives up.
+ */
+static int wait_window(struct phase *ph, const struct bench_phase_result *res, uint64_t next)
+{
+    uint64_t window = ph->cfg->window_msgs;
+    uint64_t last = atomic_load_explicit(&ph->tally.delivered, memory_order_relaxed);
+    uint64_t last_change = bench_now_ns();
+    for (;;) {
+        uint64_t busy = in_flight(ph, res);
+        if (busy == 0 || busy + next <= window) {
+            return 0;
+        }
+        uint64_t now = bench_now_ns();
+        uint64_t got = atomic_load_explicit(&ph->tally.delivered, memory_order_relaxed);
+        if (got != last) {
+            last = got;
+            last_change = now;
+        } else if (now - last_change >= (uint64_t)ph->cfg->drain_ms * NS_PER_MS) {
+            return DC_EFULL;
+        }
+        progress(ph, "sending (window full)", res->items_sent);
+        bench_sleep_until(now + 100000);
+    }
 }
 
 static int send_load(struct phase *ph, struct bench_phase_result *res)
@@ -176,6 +216,11 @@ static int send_load(struct phase *ph, struct bench_phase_result *res)
     while (d < load->dgram_count) {
         if (cfg->rate_msgs_per_s != 0) {
             bench_sleep_until(ph->t0_ns + res->items_sent * NS_PER_S / cfg->rate_msgs_per_s);
+        }
+        if (cfg->window_msgs != 0 &&
+            wait_window(ph, res, (uint64_t)batch * load->per_frame) != 0) {
+            res->unsent = load->item_count - res->items_sent;
+            return 0; /* stalled: what was sent is drained and counted */
         }
         unsigned count = 0;
         uint64_t now = bench_now_ns();
@@ -191,6 +236,7 @@ static int send_load(struct phase *ph, struct bench_phase_result *res)
             } else {
                 atomic_store_explicit(&ph->send_ns[frame], now, memory_order_release);
                 res->items_sent += bench_load_frame_items(load, frame);
+                res->invalid_sent += bench_load_frame_invalid(load, frame);
             }
             iov[count] = (struct iovec){ (void *)buf, len };
             tx[count].msg_hdr = (struct msghdr){ .msg_name = (void *)&cfg->target.ss,
@@ -217,6 +263,7 @@ static void drain(struct phase *ph, struct bench_phase_result *res)
     uint64_t last_change = start;
     uint64_t last_seen = atomic_load(&ph->tally.delivered);
     uint64_t complete_at = 0;
+    uint64_t expected = cfg->all_items ? res->items_sent : res->items_sent - res->invalid_sent;
     for (;;) {
         uint64_t now = bench_now_ns();
         uint64_t seen = atomic_load_explicit(&ph->tally.delivered, memory_order_relaxed);
@@ -224,7 +271,7 @@ static void drain(struct phase *ph, struct bench_phase_result *res)
             last_seen = seen;
             last_change = now;
         }
-        if (seen >= res->expected && complete_at == 0) {
+        if (seen >= expected && complete_at == 0) {
             complete_at = now;
         }
         if ((complete_at != 0 && now - complete_at >= COMPLETE_GRACE_NS) ||
@@ -288,9 +335,7 @@ static void phase_close(struct phase *ph)
 static void collect(struct phase *ph, struct bench_phase_result *res, uint64_t send_end_ns)
 {
     struct bench_tally *t = &ph->tally;
-    const struct bench_load *load = ph->cfg->load;
-    /* The spread marks exactly invalid_count items, and a phase sends all or fails. */
-    res->invalid_sent = res->items_sent == load->item_count ? load->p.invalid_count : 0;
+    res->expected = ph->cfg->all_items ? res->items_sent : res->items_sent - res->invalid_sent;
     res->delivered = atomic_load(&t->delivered);
     res->lost = res->expected > res->delivered ? res->expected - res->delivered : 0;
     res->duplicates = atomic_load(&t->duplicates);
@@ -309,7 +354,6 @@ int bench_phase_run(const struct bench_phase_cfg *cfg, struct bench_phase_result
     struct phase ph;
     pthread_t rx_thread;
     memset(res, 0, sizeof(*res));
-    res->expected = cfg->all_items ? cfg->load->item_count : cfg->load->p.valid_count;
     int rc = phase_open(&ph, cfg);
     if (rc != 0) {
         phase_close(&ph);

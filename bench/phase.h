@@ -4,7 +4,9 @@
  * The subscriber socket subscribes at `subscribe` (renewing every second) and a receiver
  * thread tallies what arrives. Warm-up probes are sent to `target` until one comes back, so
  * the timed window starts only once the path works end to end. Then the sender pushes every
- * datagram of the load with sendmmsg, at full speed or paced to `rate_msgs_per_s`, and
+ * datagram of the load with sendmmsg, at full speed or paced to `rate_msgs_per_s`, and, with
+ * a window, never more than `window_msgs` messages ahead of what was delivered (flow control:
+ * the load then runs at whatever rate the relays sustain, however busy the machine is), and
  * finally waits for stragglers: until everything arrived, or nothing new arrived for
  * `drain_ms` (a hard cap bounds the wait even under a trickle). After that the loss figure is
  * final.
@@ -27,6 +29,7 @@ struct bench_phase_cfg {
     uint64_t rate_msgs_per_s;  /* 0 = as fast as the kernel takes them */
     int send_garbage;          /* 0 for the baseline: it measures the same frames only */
     int all_items;             /* see bench_tally_init() */
+    uint64_t window_msgs;      /* 0, or at most this many messages sent and not yet delivered */
     uint32_t warmup_ms;
     uint32_t drain_ms;
     const char *label;         /* for progress lines on stderr */
@@ -35,12 +38,13 @@ struct bench_phase_cfg {
 struct bench_phase_result {
     uint64_t items_sent;       /* messages, valid and invalid */
     uint64_t invalid_sent;
+    uint64_t unsent;           /* messages never sent: the window stalled (losses filled it) */
     uint64_t garbage_sent;
     uint64_t dgrams_sent;
     uint64_t send_retries;     /* sendmmsg said "no buffer": retried, not lost */
-    uint64_t expected;         /* what should arrive */
+    uint64_t expected;         /* what should arrive: the valid messages sent (baseline: all) */
     uint64_t delivered;
-    uint64_t lost;
+    uint64_t lost;             /* expected - delivered, after the drain */
     uint64_t duplicates;
     uint64_t invalid_delivered;
     uint64_t foreign;

@@ -55,11 +55,13 @@ pick_ports() {
     fail "no free port range found"
 }
 
-# Skips the test (exit 77) while `dchat --role relay` is not in this build yet: relay INDEX,
-# just started, exits at once saying so. A relay that dies for another reason fails the test.
+# Waits (up to 10 s) until relay INDEX logs that it is listening. Skips the test (exit 77)
+# while `dchat --role relay` is not in this build yet: the relay then exits at once saying so.
+# A relay that dies for another reason fails the test. (dchat-bench's warm-up then checks
+# that the path really works.)
 check_relay_start() {
-    local i=$1 deadline=$((SECONDS + 3))
-    while ((SECONDS < deadline)); do
+    local i=$1 deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)) && ! grep -q 'listening' "$tmp/r$i.log"; do
         if ! kill -0 "${relay_pids[$i]}" 2>/dev/null; then
             if grep -q 'not yet available' "$tmp/r$i.log"; then
                 echo "SKIP: the relay dataplane is not in this build yet" >&2

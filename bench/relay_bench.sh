@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The two relay benchmarks of docs/BENCHMARKS.md, each beside its baseline from the same run:
+#
+#   bench/relay_bench.sh verify     one relay, --verify-workers 1: delivered msgs/s against
+#                                   libsodium's single-core verify rate (target >= 0.85x)
+#   bench/relay_bench.sh dataplane  one relay, --bench-skip-verify, 128-byte payloads:
+#                                   delivered msgs/s against the kernel recvmmsg/sendmmsg
+#                                   forwarder (target >= 1.0x)
+#
+# Prints dchat-bench's JSON report and a one-line verdict. BUILD_DIR (default build), PORT
+# (default 9300), MESSAGES and RATE override the defaults; extra arguments go to the relay.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:?usage: bench/relay_bench.sh verify|dataplane [relay flags...]}
+shift
+build=${BUILD_DIR:-build}
+port=${PORT:-9300}
+tmp=$(mktemp -d)
+relay_pid=
+cleanup() {
+    [[ -n $relay_pid ]] && { kill "$relay_pid" 2>/dev/null || true; wait "$relay_pid" || true; }
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+case $kind in
+verify)
+    # Paced a little above one core's verify rate: the sender then costs little CPU, and the
+    # relay's one worker is the bottleneck being measured.
+    relay_flags=(--verify-workers 1)
+    bench_flags=(--messages "${MESSAGES:-100000}" --size 128 --rate "${RATE:-40000}")
+    field=.ratios.vs_verify_core target=0.85 ;;
+dataplane)
+    relay_flags=(--bench-skip-verify)
+    bench_flags=(--messages "${MESSAGES:-500000}" --size 128)
+    [[ -n ${RATE:-} ]] && bench_flags+=(--rate "$RATE")
+    field=.ratios.vs_kernel_udp target=1.0 ;;
+*)
+    echo "relay_bench.sh: unknown benchmark '$kind' (verify or dataplane)" >&2
+    exit 2 ;;
+esac
+
+"$build/engine/dchat" keygen --out "$tmp/relay.key" >/dev/null
+"$build/engine/dchat" --role relay --listen "127.0.0.1:$port" --peers "" --key "$tmp/relay.key" \
+    --rpc "127.0.0.1:$((port + 1))" --data-dir "$tmp/data" --bootstrap-nodes "" \
+    "${relay_flags[@]}" "$@" >"$tmp/relay.log" 2>&1 &
+relay_pid=$!
+"$build/bench/dchat-bench" --target "127.0.0.1:$port" --subscribe "127.0.0.1:$port" \
+    "${bench_flags[@]}" --json --drain-ms 1000 --warmup-ms 20000 >"$tmp/report.json" ||
+    { tail -n 5 "$tmp/relay.log" >&2; exit 1; }
+jq . "$tmp/report.json"
+ratio=$(jq -r "$field" "$tmp/report.json")
+verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r >= t) ? "meets" : "MISSES" }')
+echo "relay_bench.sh: $kind: ratio $ratio ($field), $verdict the target >= $target"
+echo "relay_bench.sh: relay's last stats line:"
+grep -i 'stats\|verified' "$tmp/relay.log" | tail -n 1 || true
