@@ -4,8 +4,8 @@
  * libmicrohttpd runs one internal polling thread. Every handler copies what it needs from the
  * published view under the mutex, releases it, and only then formats, so a slow client never
  * holds the lock. Each request gets a small context that counts body bytes: a body over the
- * limit is answered 413 as soon as its Content-Length (or its running size) says so, and the
- * rest is discarded without being stored.
+ * limit is answered 413 at once when its Content-Length says so; a chunked one is discarded
+ * as it arrives (never stored) and answered 413 at its end, or cut off far past the limit.
  */
 #include "engine/rpc.h"
 
@@ -463,12 +463,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        /*
+         * Discard the body as it streams in (libmicrohttpd cannot answer mid-upload), and cut
+         * off a client that keeps streaming far past the limit.
+         */
         req->body_bytes += *upload_data_size;
         *upload_data_size = 0;
-        if (req->body_bytes > ENG_RPC_BODY_BYTES_MAX) {
-            return respond_error(rpc, conn, req, 413, "request body too large");
-        }
-        return MHD_YES;
+        return req->body_bytes > 64u * ENG_RPC_BODY_BYTES_MAX ? MHD_NO : MHD_YES;
+    }
+    if (req->body_bytes > ENG_RPC_BODY_BYTES_MAX) {
+        return respond_error(rpc, conn, req, 413, "request body too large");
     }
     enum route route = route_of(url);
     if (route == ROUTE_NONE) {
@@ -578,7 +582,9 @@ void eng_rpc_publish(struct eng_rpc *rpc, const struct eng_rpc_view *view)
     rpc->view = *view;
     rpc->view.peers = keep;
     rpc->view.peer_count = n;
-    memcpy(keep, view->peers, n * sizeof(keep[0]));
+    if (n > 0) {
+        memcpy(keep, view->peers, n * sizeof(keep[0]));
+    }
     pthread_mutex_unlock(&rpc->lock);
 }
 
