@@ -61,9 +61,9 @@ pick_ports() {
 # that the path really works.)
 check_relay_start() {
     local i=$1 deadline=$((SECONDS + 10))
-    while ((SECONDS < deadline)) && ! grep -q 'listening' "$tmp/r$i.log"; do
+    while ((SECONDS < deadline)) && ! grep -qs 'listening' "$tmp/r$i.log"; do
         if ! kill -0 "${relay_pids[$i]}" 2>/dev/null; then
-            if grep -q 'not yet available' "$tmp/r$i.log"; then
+            if grep -qs 'not yet available' "$tmp/r$i.log"; then
                 echo "SKIP: the relay dataplane is not in this build yet" >&2
                 exit 77
             fi
@@ -112,6 +112,10 @@ jget() {
 # expect_exact FILE N: the report shows N messages delivered exactly once, nothing invalid.
 expect_exact() {
     local f=$1 n=$2
+    relays_alive
+    [[ $(jget "$f" .unsent) == 0 ]] ||
+        fail "the bench stalled: $(jget "$f" .lost) lost filled its window," \
+            "$(jget "$f" .unsent) never sent"
     [[ $(jget "$f" .sent) == "$n" ]] || fail "sent $(jget "$f" .sent), wanted $n"
     [[ $(jget "$f" .delivered) == "$n" ]] ||
         fail "delivered $(jget "$f" .delivered) of $n ($(jget "$f" .lost) lost)"
@@ -124,7 +128,7 @@ expect_exact() {
 # relay_stat INDEX NAME: the latest value of counter NAME in relay INDEX's stats log line.
 relay_stat() {
     local v
-    v=$(grep -o "\b$2=[0-9]*" "$tmp/r$1.log" | tail -n 1 | cut -d= -f2)
+    v=$(grep -so "\b$2=[0-9]*" "$tmp/r$1.log" | tail -n 1 | cut -d= -f2)
     echo "${v:-0}"
 }
 
