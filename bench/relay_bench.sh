@@ -8,7 +8,8 @@
 #                                   forwarder (target >= 1.0x)
 #
 # Prints dchat-bench's JSON report and a one-line verdict. BUILD_DIR (default build), PORT
-# (default 9300), MESSAGES and RATE override the defaults; extra arguments go to the relay.
+# (default 9300), MESSAGES, RATE and WINDOW override the defaults; extra arguments go to the
+# relay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:?usage: bench/relay_bench.sh verify|dataplane [relay flags...]}
@@ -25,10 +26,11 @@ trap cleanup EXIT
 
 case $kind in
 verify)
-    # Paced a little above one core's verify rate: the sender then costs little CPU, and the
-    # relay's one worker is the bottleneck being measured.
+    # A window of messages in flight keeps the one worker's queue non-empty without flooding
+    # it: the sender costs little CPU, nothing is dropped, and the worker is the bottleneck.
     relay_flags=(--verify-workers 1)
-    bench_flags=(--messages "${MESSAGES:-100000}" --size 128 --rate "${RATE:-40000}")
+    bench_flags=(--messages "${MESSAGES:-100000}" --size 128 --window "${WINDOW:-4000}")
+    [[ -n ${RATE:-} ]] && bench_flags+=(--rate "$RATE")
     field=.ratios.vs_verify_core target=0.85 ;;
 dataplane)
     relay_flags=(--bench-skip-verify)
