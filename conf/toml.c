@@ -494,7 +494,7 @@ static int parse_line_string(struct parser *p, struct sbuf *b)
 }
 
 /* Backslash at the end of a line in a multi-line basic string: trim through the next text. */
-static int line_ending_backslash(struct parser *p, size_t at)
+static int line_ending_backslash(struct parser *p)
 {
     size_t save = p->pos;
     skip_ws(p);
@@ -502,7 +502,6 @@ static int line_ending_backslash(struct parser *p, size_t at)
         p->pos = save;
         return 1; /* not line-ending: an ordinary escape */
     }
-    (void)at;
     while (peek(p, 0) == ' ' || peek(p, 0) == '\t' || at_newline(p)) {
         if (at_newline(p)) {
             skip_newline(p);
@@ -539,9 +538,9 @@ static int parse_ml_string(struct parser *p, struct sbuf *b)
             /* up to two quotes just before the delimiter belong to the string */
             return sbuf_put(b, p->src + p->pos - run, run - 3) == 0 ? 0 : fail_nomem(p);
         }
-        size_t at = p->pos++;
+        p->pos++;
         if (c == '\\' && quote == '"') {
-            if (line_ending_backslash(p, at) == 0) {
+            if (line_ending_backslash(p) == 0) {
                 continue;
             }
             int rc = parse_escape(p, b);

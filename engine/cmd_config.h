@@ -18,8 +18,8 @@ struct eng_node_config;
  * Returns 0; 1 when --help was printed (exit 0); or DC_EUSAGE (bad flag) / DC_EUNKNOWNKEY /
  * DC_ETYPE / DC_ERANGE / DC_EMALFORMED / DC_EQUORUM / DC_ECONFIG / a negative errno (file
  * unreadable, name does not resolve) with `err` holding one line per error. Bootstrap and
- * static peer names that do not resolve are skipped with a warning (they are re-tried by
- * discovery's re-checks); listen and RPC addresses must resolve.
+ * static peer names that do not resolve are skipped with a warning (one dead name must not
+ * keep a node down); listen and RPC addresses must resolve.
  * The caller still runs eng_node_config_check() for the node's own cross-checks.
  */
 int eng_node_config_load(struct eng_node_config *cfg, int argc, char **argv, char **envp,

@@ -88,4 +88,11 @@ set +e
 run "$bin" config 2>/dev/null; rc=$?
 set -e
 [[ $rc -eq 2 ]] || fail "bare 'dchat config' exit $rc, want 2"
+# 7. every key is documented in docs/CONFIG.md
+run "$bin" config show | awk '/^\[/{sec=substr($0,2,length($0)-2)} /^[a-z_]+ = /{print sec "." $1}' \
+  >"$tmp/keys"
+[[ $(wc -l <"$tmp/keys") -gt 20 ]] || fail "config show listed too few keys"
+while read -r key; do
+  grep -qF "\`$key\`" "$root/docs/CONFIG.md" || fail "docs/CONFIG.md does not document $key"
+done <"$tmp/keys"
 echo "ok"
