@@ -95,11 +95,36 @@ static int unhex(const char *hex, size_t hex_len, uint8_t *out, size_t len)
 
 /* ---- Whole-set rules ---- */
 
+/* Names and addresses as the parser would accept them, so a written file always loads. */
+static int check_texts(const struct cons_genesis_validator *v, uint32_t index, uint32_t line,
+                       const char *name, char *err, size_t err_size)
+{
+    size_t name_len = strnlen(v->name, sizeof(v->name));
+    size_t address_len = strnlen(v->address, sizeof(v->address));
+    if (name_len == 0 || name_len > CONS_GENESIS_NAME_MAX ||
+        !all_chars(v->name, name_len, is_name_char)) {
+        return fail(err, err_size, DC_ERANGE, name, line,
+                    "validator %u: name must be 1 to %d letters, digits, '.', '_' or '-'", index,
+                    CONS_GENESIS_NAME_MAX);
+    }
+    if (address_len == 0 || address_len > CONS_GENESIS_ADDRESS_MAX ||
+        !all_chars(v->address, address_len, is_address_char)) {
+        return fail(err, err_size, DC_ERANGE, name, line,
+                    "validator %u: address must be 1 to %d characters without spaces or quotes",
+                    index, CONS_GENESIS_ADDRESS_MAX);
+    }
+    return 0;
+}
+
 static int check_duplicates(const struct cons_genesis *genesis, const struct lines *lines,
                             const char *name, char *err, size_t err_size)
 {
     for (uint32_t i = 0; i < genesis->count; i++) {
         const struct cons_genesis_validator *v = &genesis->validators[i];
+        int rc = check_texts(v, i, lines != NULL ? lines->validator[i] : 0, name, err, err_size);
+        if (rc != 0) {
+            return rc;
+        }
         for (uint32_t j = 0; j < i; j++) {
             const struct cons_genesis_validator *w = &genesis->validators[j];
             uint32_t line = lines != NULL ? lines->validator[i] : 0;

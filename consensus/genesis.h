@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Where `dchat chain verify` and a validator look for the genesis in a data directory. */
+#define CONS_GENESIS_FILE_NAME "genesis.toml"
 #define CONS_GENESIS_NAME_MAX 64
 #define CONS_GENESIS_ADDRESS_MAX 255
 #define CONS_GENESIS_ERROR_BYTES 320

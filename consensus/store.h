@@ -30,6 +30,8 @@
 /* The largest record payload: block length, the biggest block, the biggest certificate. */
 #define CONS_STORE_PAYLOAD_BYTES_MAX                                           \
     (4u + CONS_HEADER_BYTES_MAX + CONS_BLOCK_IDS_MAX * CONS_ID_BYTES + CONS_CERT_BYTES_MAX)
+/* The block store's file name inside a node's data directory (docs/OPERATIONS.md). */
+#define CONS_STORE_FILE_NAME "blocks.log"
 #define CONS_STORE_RECORD_TYPE_BLOCK 1u
 #define CONS_STORE_WRITE_BUFFER_BYTES (256u * 1024)
 #define CONS_STORE_PROBLEM_BYTES 160u

@@ -302,14 +302,14 @@ static int handle_bad(struct cons_wal *wal, uint64_t end, uint64_t size,
     if (rc < 0) {
         return rc;
     }
-    if (rc == 1) {
+    int strict = (wal->config.flags & CONS_WAL_STRICT) != 0;
+    if (rc == 1 && !strict) { /* strict callers print their own one-line message */
         DC_ERROR("wal", "record seq %llu at offset %llu: %s, with a valid record after it at "
                  "offset %llu: corruption inside the log, refusing to truncate",
                  (unsigned long long)report->bad_seq, (unsigned long long)end, report->why,
                  (unsigned long long)found);
-        return DC_ECORRUPT;
     }
-    if ((wal->config.flags & CONS_WAL_STRICT) != 0) {
+    if (rc == 1 || strict) {
         return DC_ECORRUPT;
     }
     rc = wal->disk.ops->truncate(wal->disk.ctx, end);

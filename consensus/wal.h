@@ -43,6 +43,8 @@
 /* Hard ceiling of any payload; each log sets its own lower payload_bytes_max. */
 #define CONS_WAL_PAYLOAD_BYTES_LIMIT (64u * 1024 * 1024)
 #define CONS_WAL_VERSION 1u
+/* The vote WAL's file name inside a validator's data directory (docs/OPERATIONS.md). */
+#define CONS_WAL_VOTES_FILE_NAME "votes.wal"
 
 /* What a log holds; written in the file header and checked on open. */
 enum cons_wal_kind {
