@@ -168,7 +168,7 @@ static void count_bad_frame(struct dp_io *io, int rc)
     dp_stats_add(io->stats, s, 1);
 }
 
-static void on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt)
+void dp_io_on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt)
 {
     dp_stats_add(io->stats, DP_STAT_RX_DATAGRAMS, 1);
     dp_stats_add(io->stats, DP_STAT_RX_BYTES, pkt->len);
@@ -216,7 +216,7 @@ static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
     uint32_t work = io->skip_verify ? 0 : drain_results(io);
     uint32_t n = io->ops->rx_burst(io->be, pkts, RX_BURST);
     for (uint32_t i = 0; i < n; i++) {
-        on_datagram(io, &pkts[i]);
+        dp_io_on_datagram(io, &pkts[i]);
     }
     io->ops->rx_release(io->be);
     submit_batches(io);

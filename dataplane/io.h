@@ -81,6 +81,12 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf);
 void dp_io_fini(struct dp_io *io);
 /* The I/O thread's loop; returns when *stop is set and the thread was woken. */
 void dp_io_main_loop(struct dp_io *io);
+/*
+ * I/O thread (and the fuzzer): one received datagram through parse, de-dup, subscribe and
+ * the control port; messages go to the verify batches (or to fan-out with skip_verify).
+ * Nothing is sent until the loop's flush.
+ */
+void dp_io_on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt);
 /* Any thread: wake a sleeping I/O thread (used by workers and on stop). */
 void dp_io_wake(void *io);
 
