@@ -6,8 +6,11 @@
 #
 #   bench -> r0 -- r1 -- r2 -- r3 -> subscriber        (127.0.0.1, ports BASE..BASE+3)
 #
-# Environment: DCHAT_RUN_MESSAGES (default 200000), DCHAT_RUN_RATE (msgs/s, default: full
-# speed), DCHAT_RUN_BASE_PORT (default 9100; RPC on BASE+10..), BUILD_DIR (default build).
+# The bench keeps at most DCHAT_RUN_WINDOW (default 1000) messages in flight, so the figure is
+# the rate the network sustains without loss; DCHAT_RUN_WINDOW=0 sends at full speed instead
+# (then loss is part of the figure). Environment: DCHAT_RUN_MESSAGES (default 200000),
+# DCHAT_RUN_RATE (msgs/s cap), DCHAT_RUN_BASE_PORT (default 9100; RPC on BASE+10..),
+# BUILD_DIR (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -18,8 +21,9 @@ bin=$BUILD_DIR/engine/dchat
 bench=$BUILD_DIR/bench/dchat-bench
 messages=${DCHAT_RUN_MESSAGES:-200000}
 base=${DCHAT_RUN_BASE_PORT:-9100}
-rate_flag=()
-[[ -n ${DCHAT_RUN_RATE:-} ]] && rate_flag=(--rate "$DCHAT_RUN_RATE")
+pace=()
+[[ -n ${DCHAT_RUN_RATE:-} ]] && pace+=(--rate "$DCHAT_RUN_RATE")
+[[ ${DCHAT_RUN_WINDOW:-1000} != 0 ]] && pace+=(--window "${DCHAT_RUN_WINDOW:-1000}")
 tmp=$(mktemp -d)
 pids=()
 
@@ -57,7 +61,7 @@ done
 echo "run.sh: 4 relays up on $(addr 0) .. $(addr 3); sending $messages messages to r0," \
     "subscriber at r3" >&2
 "$bench" --target "$(addr 0)" --subscribe "$(addr 3)" --messages "$messages" \
-    "${rate_flag[@]}" --warmup-ms 30000 || die "dchat-bench failed"
+    "${pace[@]}" --warmup-ms 30000 || die "dchat-bench failed"
 for i in 0 1 2 3; do
     kill -0 "${pids[$i]}" 2>/dev/null || die "relay r$i died during the run"
 done
