@@ -77,7 +77,7 @@ const struct conf_key conf_schema[CONF_KEY_COUNT] = {
         "peers", 0, dataplane.peers, "relays to gossip verified messages to"),
     [CONF_KEY_DATAPLANE_MTU] = INT_KEY("dataplane", "mtu", "1472", 1232, 9000, NULL, "mtu", 0,
         dataplane.mtu, "UDP payload bytes per datagram sent"),
-    [CONF_KEY_DATAPLANE_DEDUP_ENTRIES] = INT_KEY("dataplane", "dedup_entries", "262144", 1024,
+    [CONF_KEY_DATAPLANE_DEDUP_ENTRIES] = INT_KEY("dataplane", "dedup_entries", "1048576", 1024,
         67108864, NULL, NULL, 0, dataplane.dedup_entries,
         "de-duplication table slots (rounded up to a power of two)"),
     [CONF_KEY_DATAPLANE_DEDUP_WINDOW_S] = INT_KEY("dataplane", "dedup_window_s", "120", 1,
