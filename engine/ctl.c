@@ -47,13 +47,14 @@
 #define ENG_CTL_TICK_MS 100
 #define ENG_CTL_MISSED_CHECKS 3   /* silent for 3 intervals: disconnected */
 #define ENG_CTL_DROP_CHECKS 30    /* silent for 30 intervals: forgotten */
-#define ENG_CTL_SAVE_MS 2000      /* peers file rewritten at most this often */
+#define ENG_CTL_SAVE_MS 500       /* peers file rewritten at most this often */
 #define ENG_CTL_LOOKUP_TIMEOUT_MS 1000
 #define ENG_CTL_FRAME_BYTES DP_WIRE_MTU_DEFAULT
 
 struct boot_entry {
     uint64_t nonce;
     uint64_t sent_ms;
+    uint8_t answered;
 };
 
 struct eng_ctl_state {
@@ -263,6 +264,7 @@ static void on_pong(struct eng_ctl_state *s, struct eng_kad_peer *peer, uint64_t
     for (uint32_t i = 0; i < s->p.bootstrap_count; i++) {
         if (s->boot[i].nonce != 0 && s->boot[i].nonce == nonce) {
             s->boot[i].nonce = 0;
+            s->boot[i].answered = 1;
             mark_alive(s, peer, s->boot[i].sent_ms, now);
             return;
         }
@@ -512,14 +514,26 @@ static uint32_t connected_count(struct eng_ctl_state *s)
     return n;
 }
 
-/* While no peer answers, keep knocking on the bootstrap addresses. */
+/*
+ * Knock on every bootstrap address until it has answered once: being connected to someone else
+ * is not enough (two halves started at the same moment would otherwise never meet). When no
+ * peer answers any more, start over.
+ */
 static void bootstrap(struct eng_ctl_state *s, uint64_t now)
 {
-    if (now < s->next_boot_ms || connected_count(s) > 0) {
+    if (now < s->next_boot_ms) {
         return;
     }
     s->next_boot_ms = now + interval_ms(s);
+    int alone = connected_count(s) == 0;
     for (uint32_t i = 0; i < s->p.bootstrap_count; i++) {
+        if (alone) {
+            s->boot[i].answered = 0;
+        }
+        if (s->boot[i].answered || eng_sockaddr_equal((struct sockaddr *)&s->p.bootstrap[i],
+                                                      (struct sockaddr *)&s->p.listen)) {
+            continue; /* reached, or our own address in a shared bootstrap list */
+        }
         s->boot[i].nonce = random_u64();
         s->boot[i].sent_ms = now;
         send_simple(s, (struct sockaddr *)&s->p.bootstrap[i], s->p.bootstrap_len[i],

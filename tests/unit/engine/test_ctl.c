@@ -30,7 +30,14 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static void start_node_at(int i, int boot_from, uint16_t port, const struct sockaddr_in *boot);
+
 static void start_node(int i, int boot_from)
+{
+    start_node_at(i, boot_from, 0, NULL);
+}
+
+static void start_node_at(int i, int boot_from, uint16_t port, const struct sockaddr_in *boot)
 {
     static struct eng_ctl_params p;
     memset(&p, 0, sizeof(p));
@@ -39,11 +46,16 @@ static void start_node(int i, int boot_from)
     struct sockaddr_in *in = (struct sockaddr_in *)&p.listen;
     in->sin_family = AF_INET;
     in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    in->sin_port = htons(port);
     p.listen_len = sizeof(*in);
     snprintf(p.data_dir, sizeof(p.data_dir), "%s", dirs[i]);
     if (boot_from >= 0) {
         cr_assert_eq(eng_ctl_listen_addr(&ctl[boot_from], &p.bootstrap[0], &p.bootstrap_len[0]),
                      0);
+        p.bootstrap_count = 1;
+    } else if (boot != NULL) {
+        memcpy(&p.bootstrap[0], boot, sizeof(*boot));
+        p.bootstrap_len[0] = sizeof(*boot);
         p.bootstrap_count = 1;
     }
     p.peer_check_interval_ms = INTERVAL_MS;
@@ -126,4 +138,31 @@ Test(eng_ctl, refuses_bad_parameters_and_busy_ports, .init = setup, .fini = tear
     p.peer_check_interval_ms = 100;
     cr_assert_eq(eng_ctl_start_params(&c, &p), -EADDRINUSE);
     cr_assert_null(c.state);
+}
+
+/* A free UDP port on 127.0.0.1 (the kernel picks it; nobody holds it when we return). */
+static struct sockaddr_in free_udp_addr(void)
+{
+    struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    socklen_t len = sizeof(in);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+    close(fd);
+    return in;
+}
+
+Test(eng_ctl, a_bootstrap_node_that_starts_late_is_still_reached, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    /* Nodes 2 and 3 find each other first; node 1, their only link to it, comes up later. */
+    struct sockaddr_in late = free_udp_addr();
+    start_node_at(1, -1, 0, &late);
+    start_node(2, 1);
+    wait_counts(1, 1, 2, 10000);
+    wait_counts(2, 1, 2, 10000);
+    start_node_at(0, -1, ntohs(late.sin_port), NULL);
+    for (int i = 0; i < 3; i++) {
+        wait_counts(i, 2, 3, 10000);
+    }
 }
