@@ -1,0 +1,50 @@
+/*
+ * cons_mempool: message ids waiting to be ordered, and the ids ordered recently.
+ *
+ * Ids submitted to a validator wait in submission order until a block commits them; the
+ * proposer copies the oldest ones into its next block (at most the configured batch) without
+ * taking them out, so ids in a block that fails to commit are proposed again. When a block
+ * commits (ours, another validator's, or one fetched by sync) its ids leave the pool and
+ * join a bounded window of recently committed ids, which refuses resubmissions and lets a
+ * validator prevote nil on a block that repeats an id.
+ *
+ * Threads: owned by the consensus state machine's thread.
+ */
+#ifndef CONS_MEMPOOL_H
+#define CONS_MEMPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/idset.h"
+
+struct cons_mempool {
+    uint8_t (*ring)[CONS_ID_BYTES];   /* pending ids in order; removed ones stay until passed */
+    uint32_t ring_cap;
+    uint32_t ring_head;
+    uint32_t ring_count;
+    struct cons_idset pending;        /* the live ids of the ring */
+    uint8_t (*recent)[CONS_ID_BYTES]; /* the last `recent_cap` committed ids, oldest first */
+    uint32_t recent_cap;
+    uint32_t recent_head;
+    uint32_t recent_count;
+    struct cons_idset recent_set;
+};
+
+/* Caller memory for a pool of `pending_max` ids and a window of `recent_max` ids. */
+size_t cons_mempool_mem_size(uint32_t pending_max, uint32_t recent_max);
+void cons_mempool_init(struct cons_mempool *pool, void *mem, uint32_t pending_max,
+                       uint32_t recent_max, const uint8_t key[CONS_IDSET_KEY_BYTES]);
+/* 0, DC_EDUPLICATE (pending, or committed within the window) or DC_EFULL. */
+int cons_mempool_submit(struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTES]);
+/* Copy up to `max` of the oldest pending ids into `out`; returns how many. */
+uint32_t cons_mempool_peek(struct cons_mempool *pool, uint8_t (*out)[CONS_ID_BYTES],
+                           uint32_t max);
+/* Ids of a committed block: drop them from the pool, remember them in the window. */
+void cons_mempool_committed(struct cons_mempool *pool, const uint8_t (*ids)[CONS_ID_BYTES],
+                            uint32_t count);
+/* Whether `id` was committed within the window. */
+int cons_mempool_recent(const struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTES]);
+uint32_t cons_mempool_pending(const struct cons_mempool *pool);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * The deterministic consensus simulator: n real state machines (consensus/machine.c) over
+ * a simulated network and disk, every choice drawn from one 64-bit seed.
+ *
+ * One run ("world") is a safety phase with the scenario's faults (delays, drops,
+ * duplicates, reordering, partitions, crashes losing unsynced writes, clock skew, one
+ * equivocating validator) followed by a liveness phase on a healed network in which every
+ * honest validator must commit a new block within a bounded simulated time. Checkers run on
+ * every step: agreement, validity, no honest double-sign, progress. Single-threaded test
+ * code; it may allocate (it is not consensus/).
+ */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stdint.h>
+
+#include "consensus/machine.h"
+
+#define SIM_NODES_MAX 7
+#define SIM_BLOCK_IDS 8            /* ids per block: small blocks keep the messages small */
+#define SIM_MSG_BYTES_MAX 1536
+#define SIM_INFLIGHT_MAX 8192
+#define SIM_HEIGHTS_MAX 1024
+#define SIM_WAL_MAX 1024
+#define SIM_IDS_MAX 8192
+#define SIM_VOTES_MAX 65536
+
+struct sim_scenario {
+    const char *name;
+    const char *what;
+    uint32_t nodes;
+    uint32_t drop_pm_max;          /* per-mille loss, drawn up to this */
+    uint32_t dup_pm_max;
+    uint32_t delay_max;            /* time units; reordering comes from spread delays */
+    uint8_t partitions;
+    uint8_t crashes;
+    uint8_t skew;
+    uint8_t byzantine;
+};
+
+/* xoshiro256** seeded through splitmix64: our own, so a seed means the same run anywhere. */
+struct sim_rng {
+    uint64_t s[4];
+};
+
+void sim_rng_seed(struct sim_rng *rng, uint64_t seed);
+uint64_t sim_rng_next(struct sim_rng *rng);
+/* Uniform in [0, bound). */
+uint64_t sim_rng_below(struct sim_rng *rng, uint64_t bound);
+/* True with probability per_mille / 1000. */
+int sim_rng_chance(struct sim_rng *rng, uint32_t per_mille);
+
+extern const struct sim_scenario sim_scenarios[];
+extern const uint32_t sim_scenario_count;
+const struct sim_scenario *sim_scenario_find(const char *name);
+
+struct sim_result {
+    int ok;
+    char why[256];
+    uint64_t heights;              /* committed height reached by the honest validators */
+    uint64_t time;                 /* simulated time at the end */
+    uint64_t messages;
+    uint64_t crashes;
+    uint64_t equivocations;
+};
+
+/* Run one world. `verbose` prints a line per commit and fault. */
+void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose,
+             struct sim_result *result);
+/* Free the world's buffers (allocated once, reused by every run). */
+void sim_release(void);
+
+#endif
