@@ -100,6 +100,16 @@ static uint64_t random_u64(void)
     return v;
 }
 
+static struct eng_kad_peer *first_peer(struct eng_ctl_state *s)
+{
+    return eng_kad_next(&s->table, NULL);
+}
+
+static struct eng_kad_peer *next_peer(struct eng_ctl_state *s, struct eng_kad_peer *p)
+{
+    return eng_kad_next(&s->table, p);
+}
+
 static uint32_t interval_ms(const struct eng_ctl_state *s)
 {
     return s->p.peer_check_interval_ms;
@@ -361,8 +371,8 @@ static void drain_socket(struct eng_ctl_state *s)
     for (int budget = 0; budget < 256; budget++) {
         struct sockaddr_storage src;
         socklen_t src_len = sizeof(src);
-        ssize_t n = recvfrom(s->udp_fd, buf, sizeof(s->dgram), MSG_DONTWAIT, (struct sockaddr *)&src,
-                             &src_len);
+        ssize_t n = recvfrom(s->udp_fd, buf, sizeof(s->dgram), MSG_DONTWAIT,
+                             (struct sockaddr *)&src, &src_len);
         if (n < 0) {
             return;
         }
@@ -412,7 +422,7 @@ static void save_peers(struct eng_ctl_state *s)
     }
     fprintf(f, "# dchat known peers: our record sequence, then one signed node record per line\n");
     fprintf(f, "seq %llu\n", (unsigned long long)s->self.seq);
-    for (struct eng_kad_peer *p = eng_kad_next(&s->table, NULL); p; p = eng_kad_next(&s->table, p)) {
+    for (struct eng_kad_peer *p = first_peer(s); p != NULL; p = next_peer(s, p)) {
         uint8_t enc[ENG_NODEREC_BYTES_MAX];
         char hex[2 * ENG_NODEREC_BYTES_MAX + 1];
         int len = eng_noderec_encode(&p->rec, enc, sizeof(enc));
@@ -508,7 +518,7 @@ static void check_peer(struct eng_ctl_state *s, struct eng_kad_peer *peer, uint6
 static uint32_t connected_count(struct eng_ctl_state *s)
 {
     uint32_t n = 0;
-    for (struct eng_kad_peer *p = eng_kad_next(&s->table, NULL); p; p = eng_kad_next(&s->table, p)) {
+    for (struct eng_kad_peer *p = first_peer(s); p != NULL; p = next_peer(s, p)) {
         n += p->connected;
     }
     return n;
@@ -587,7 +597,7 @@ static void publish(struct eng_ctl_state *s, uint64_t now)
     struct eng_rpc_view *v = &s->view;
     v->peer_count = 0;
     v->connected_peers = 0;
-    for (struct eng_kad_peer *p = eng_kad_next(&s->table, NULL); p; p = eng_kad_next(&s->table, p)) {
+    for (struct eng_kad_peer *p = first_peer(s); p != NULL; p = next_peer(s, p)) {
         struct eng_rpc_peer *out = &v->peers[v->peer_count++];
         eng_hex(p->rec.id, ENG_NODEREC_ID_BYTES, out->id);
         eng_sockaddr_str((struct sockaddr *)&p->addr, out->address, sizeof(out->address));
@@ -832,44 +842,55 @@ int eng_ctl_start_params(struct eng_ctl *ctl, const struct eng_ctl_params *param
     return 0;
 }
 
-int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                  struct dp_ctl_port *port)
+int eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_config *cfg,
+                               struct dp_ctl_port *port)
 {
-    static struct eng_ctl_params p; /* large; the main thread starts one control plane */
-    memset(&p, 0, sizeof(p));
+    memset(p, 0, sizeof(*p));
     char why[256] = "";
-    int rc = cfg->key_file[0] ? eng_key_load(&p.key, cfg->key_file, why, sizeof(why))
-                              : eng_key_generate(&p.key);
+    int rc = cfg->key_file[0] ? eng_key_load(&p->key, cfg->key_file, why, sizeof(why))
+                              : eng_key_generate(&p->key);
     if (rc != 0) {
         DC_ERROR("ctl", "cannot load key %s: %s %s", cfg->key_file, dc_strerror(rc), why);
-        ctl->state = NULL;
         return rc;
     }
-    p.role = cfg->role == ENG_NODE_ROLE_VALIDATOR ? ENG_NODEREC_ROLE_VALIDATOR
-                                                  : ENG_NODEREC_ROLE_RELAY;
+    p->role = cfg->role == ENG_NODE_ROLE_VALIDATOR ? ENG_NODEREC_ROLE_VALIDATOR
+                                                   : ENG_NODEREC_ROLE_RELAY;
     socklen_t len = 0;
     const struct sockaddr *local = port ? dp_ctl_port_local_addr(port, &len) : NULL;
     if (local != NULL && len > 0) {
-        memcpy(&p.listen, local, len);
-        p.listen_len = len;
+        memcpy(&p->listen, local, len); /* the bound address: the real port when 0 was asked */
+        p->listen_len = len;
     } else {
-        memcpy(&p.listen, &cfg->listen.sa, cfg->listen.sa_len);
-        p.listen_len = cfg->listen.sa_len;
+        memcpy(&p->listen, &cfg->listen.sa, cfg->listen.sa_len);
+        p->listen_len = cfg->listen.sa_len;
     }
     if (cfg->rpc_listen.text[0] != '\0') {
-        memcpy(&p.rpc, &cfg->rpc_listen.sa, cfg->rpc_listen.sa_len);
-        p.rpc_len = cfg->rpc_listen.sa_len;
+        memcpy(&p->rpc, &cfg->rpc_listen.sa, cfg->rpc_listen.sa_len);
+        p->rpc_len = cfg->rpc_listen.sa_len;
     }
-    snprintf(p.data_dir, sizeof(p.data_dir), "%s", cfg->data_dir);
+    snprintf(p->data_dir, sizeof(p->data_dir), "%s", cfg->data_dir);
     for (uint32_t i = 0; i < cfg->bootstrap_count && i < ENG_CTL_BOOTSTRAP_MAX; i++) {
-        memcpy(&p.bootstrap[i], &cfg->bootstrap[i].sa, cfg->bootstrap[i].sa_len);
-        p.bootstrap_len[i] = cfg->bootstrap[i].sa_len;
-        p.bootstrap_count++;
+        memcpy(&p->bootstrap[i], &cfg->bootstrap[i].sa, cfg->bootstrap[i].sa_len);
+        p->bootstrap_len[i] = cfg->bootstrap[i].sa_len;
+        p->bootstrap_count++;
     }
-    p.peer_check_interval_ms = cfg->peer_check_interval_s * 1000u;
-    p.udp_fd = port ? dp_ctl_port_udp_fd(port) : -1;
-    p.port = port;
-    return eng_ctl_start_params(ctl, &p);
+    p->peer_check_interval_ms = cfg->peer_check_interval_s * 1000u;
+    p->udp_fd = port ? dp_ctl_port_udp_fd(port) : -1;
+    p->port = port;
+    return 0;
+}
+
+int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
+                  struct dp_ctl_port *port)
+{
+    static struct eng_ctl_params p; /* large; only the main thread starts a control plane */
+    ctl->state = NULL;
+    int rc = eng_ctl_params_from_config(&p, cfg, port);
+    if (rc == 0) {
+        rc = eng_ctl_start_params(ctl, &p);
+    }
+    sodium_memzero(&p.key, sizeof(p.key));
+    return rc;
 }
 
 int eng_ctl_rpc_port(const struct eng_ctl *ctl, uint16_t *port_out)

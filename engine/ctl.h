@@ -65,6 +65,15 @@ struct eng_ctl {
 int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
                   struct dp_ctl_port *port);
 
+/*
+ * The parameters eng_ctl_start() would use: the key (loaded from cfg->key_file, or a fresh
+ * one when none is configured), role, addresses, data directory, bootstrap list and interval.
+ * The consensus integration fills in `on_consensus` and then calls eng_ctl_start_params().
+ * 0 or the key file's error (logged).
+ */
+int eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_config *cfg,
+                               struct dp_ctl_port *port);
+
 /* Same, from explicit parameters (tests, and nodes built without the dataplane). */
 int eng_ctl_start_params(struct eng_ctl *ctl, const struct eng_ctl_params *params);
 

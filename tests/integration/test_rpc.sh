@@ -34,7 +34,10 @@ rpc=127.0.0.1:$((base + 100))
 "$bin" --role relay --listen "$udp" --rpc "$rpc" --bootstrap-nodes "" --data-dir "$tmp/data" \
   --peer-check-interval 1 --key "$tmp/key" >"$tmp/log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -s --max-time 1 "http://$rpc/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do
+  curl -s --max-time 1 "http://$rpc/health" >/dev/null && break
+  sleep 0.1
+done
 
 code() { curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$@"; }
 
@@ -81,7 +84,9 @@ fi
 # dchat status: one reachable node is ok; an unreachable one makes it fail.
 "$bin" status --nodes "$rpc" >"$tmp/out" || fail "status of a healthy node exits non-zero"
 grep -q "relay" "$tmp/out" || fail "status line lacks the role: $(cat "$tmp/out")"
-if "$bin" status --nodes "$rpc,127.0.0.1:1" >"$tmp/out"; then fail "unreachable node not reported"; fi
+if "$bin" status --nodes "$rpc,127.0.0.1:1" >"$tmp/out"; then
+  fail "unreachable node not reported"
+fi
 grep -q "unreachable" "$tmp/out" || fail "status does not say unreachable: $(cat "$tmp/out")"
 "$bin" status --nodes "$rpc" --json | jq -e '.ok == true and .nodes[0].reachable == true' \
   >/dev/null || fail "status --json"

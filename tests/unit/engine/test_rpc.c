@@ -125,7 +125,8 @@ Test(eng_rpc, bad_requests_get_404_405_413_and_the_server_survives, .init = star
     cr_assert_eq(raw(post, sizeof(post) - 1), 405);
     const char del[] = "DELETE /health HTTP/1.1\r\nHost: x\r\n\r\n";
     cr_assert_eq(raw(del, sizeof(del) - 1), 405);
-    const char big[] = "POST /network/peers HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n";
+    const char big[] =
+        "POST /network/peers HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n";
     cr_assert_eq(raw(big, sizeof(big) - 1), 413);
     int code;
     /* A chunked body that grows past the limit. */
