@@ -71,7 +71,6 @@ static int load_key(const struct eng_node_config *cfg, struct eng_key *key)
             fprintf(stderr, "dchat: cannot generate a node key\n");
             return 1;
         }
-        DC_INFO("node", "no --key given: using a fresh identity for this run only");
         return 0;
     }
     char why[256] = "";
@@ -158,10 +157,9 @@ static int wait_for_signal(struct dp_relay *relay, const struct eng_node_config 
     }
 }
 
-static void log_start(const struct eng_node_config *cfg, const struct eng_key *key)
+/* Warnings first (before anything can fail), so an operator cannot miss them. */
+static void log_warnings(const struct eng_node_config *cfg)
 {
-    char id[2 * ENG_KEY_ID_BYTES + 1];
-    eng_hex(key->id, ENG_KEY_ID_BYTES, id);
     if (cfg->role == ENG_NODE_ROLE_VALIDATOR) {
         DC_WARN("node", "--role validator: consensus is not wired into the node yet; this "
                         "node runs the relay dataplane and the control plane only");
@@ -170,13 +168,24 @@ static void log_start(const struct eng_node_config *cfg, const struct eng_key *k
         DC_WARN("node", "!!! --bench-skip-verify: SIGNATURES ARE NOT CHECKED; forged messages "
                         "WILL be forwarded. Benchmarks only, never on a real network !!!");
     }
+}
+
+/* Logged once the socket is bound and every thread runs: "listening" means ready. */
+static void log_listening(const struct eng_node_config *cfg, const struct eng_key *key)
+{
+    char id[2 * ENG_KEY_ID_BYTES + 1];
+    eng_hex(key->id, ENG_KEY_ID_BYTES, id);
+    if (cfg->key_file[0] == '\0') {
+        DC_INFO("node", "no --key given: using a fresh identity for this run only");
+    }
     DC_INFO("node", "%s %.16s listening on udp %s: %u peers, %u verify workers, poll %s, "
                     "mtu %u", cfg->role == ENG_NODE_ROLE_RELAY ? "relay" : "validator", id,
             cfg->listen.text, cfg->peer_count, cfg->bench_skip_verify ? 0 : cfg->verify_workers,
             cfg->poll == ENG_NODE_POLL_BUSY ? "busy" : "adaptive", cfg->mtu);
 }
 
-static int run(const struct eng_node_config *cfg, struct dp_relay *relay)
+static int run(const struct eng_node_config *cfg, const struct eng_key *key,
+               struct dp_relay *relay)
 {
     char err[256] = "";
     struct dp_relay_params params;
@@ -199,6 +208,7 @@ static int run(const struct eng_node_config *cfg, struct dp_relay *relay)
         dp_relay_fini(relay);
         return 1;
     }
+    log_listening(cfg, key);
     int sig = wait_for_signal(relay, cfg);
     DC_INFO("node", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     ctl_hook_stop(&ctl);
@@ -226,9 +236,9 @@ int eng_cmd_node(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    log_start(&cfg, &key);
+    log_warnings(&cfg);
     static struct dp_relay relay; /* large; one per process */
-    rc = run(&cfg, &relay);
+    rc = run(&cfg, &key, &relay);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     return rc;
 }

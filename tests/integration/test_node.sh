@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The node runtime's promises (engine/node.c, dataplane/): one clear stderr line and a
+# non-zero exit for every bad flag, an unreadable key and a port in use; loud warnings for
+# --bench-skip-verify and --role validator; a subscribe is acknowledged (echoed); garbage and
+# malformed frames are counted per reason; an idle relay uses ~no CPU; SIGTERM exits 0 with a
+# final stats line.
+#
+#   python (client) --SUBSCRIBE--> relay 127.0.0.1:$port --echo--> python
+#   python --garbage / bad frames--> relay            (counted in "stats: final:")
+set -euo pipefail
+bin=${DCHAT_BIN:?DCHAT_BIN must point at the dchat binary}
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; for f in "$tmp"/*.log; do [[ -e $f ]] && tail -n 5 "$f" >&2; done; exit 1; }
+
+port=$((21000 + RANDOM % 20000))
+rpc=$((port + 1))
+common=(--role relay --listen "127.0.0.1:$port" --rpc "127.0.0.1:$rpc" --data-dir "$tmp/data"
+        --bootstrap-nodes "")
+
+# 1. bad input: one line on stderr, exit 2 (usage) or 1 (cannot run)
+expect_error() {
+    local want_rc=$1 pattern=$2
+    shift 2
+    local rc=0
+    "$bin" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    [[ $rc == "$want_rc" ]] || fail "'$*' exited $rc, want $want_rc"
+    [[ $(wc -l <"$tmp/err") -eq 1 ]] || fail "'$*' printed $(wc -l <"$tmp/err") lines: $(cat "$tmp/err")"
+    grep -q -- "$pattern" "$tmp/err" || fail "'$*' error lacks '$pattern': $(cat "$tmp/err")"
+}
+expect_error 2 "--role is required" --listen 127.0.0.1:1
+expect_error 2 "unknown value 'router'" --role router
+expect_error 2 "unknown flag '--frobnicate'" --role relay --frobnicate
+expect_error 2 "bad address '127.0.0.1:99999'" --role relay --listen 127.0.0.1:99999
+expect_error 2 "bad address 'nohost'" --role relay --peers 127.0.0.1:5,nohost
+expect_error 2 "'0' is not a number" --role relay --verify-workers 0
+expect_error 2 "'x' is not a number" --role relay --mtu x
+expect_error 2 "bad core range" --role relay --cores 3-1
+expect_error 2 "unknown value 'lazy'" --role relay --poll lazy
+expect_error 2 "needs a value" --role relay --listen
+expect_error 2 "takes no value" --role relay --bench-skip-verify=yes
+expect_error 1 "cannot use '$tmp/missing.key'" "${common[@]}" --key "$tmp/missing.key"
+echo "garbage" >"$tmp/bad.key"
+expect_error 1 "cannot use '$tmp/bad.key'" "${common[@]}" --key "$tmp/bad.key"
+"$bin" --role relay --help | grep -q -- '--bench-skip-verify' || fail "--help lacks a flag"
+
+# 2. a relay with warnings; wait until it listens
+"$bin" keygen --out "$tmp/node.key" >/dev/null
+"$bin" "${common[@]}" --key "$tmp/node.key" --bench-skip-verify --role validator \
+    --stats-interval 1 2>"$tmp/relay.log" &
+pids+=($!)
+relay=$!
+deadline=$((SECONDS + 15))
+until grep -q 'listening' "$tmp/relay.log"; do
+    kill -0 "$relay" 2>/dev/null || fail "relay exited at start"
+    ((SECONDS < deadline)) || fail "relay did not start"
+    sleep 0.1
+done
+grep -q 'SIGNATURES ARE NOT CHECKED' "$tmp/relay.log" || fail "no loud skip-verify warning"
+grep -q 'consensus is not wired' "$tmp/relay.log" || fail "no validator warning"
+
+# 3. the same port again: one line, exit 1
+expect_error 1 "address already in use" --role relay --listen "127.0.0.1:$port" \
+    --rpc "127.0.0.1:$((port + 2))" --data-dir "$tmp/data2" --bootstrap-nodes ""
+
+# 4. idle: a relay nobody talks to uses (almost) no CPU: < 0.1 s over 3 s, all threads
+ticks() { awk '{print $14 + $15}' "/proc/$relay/stat"; }
+t0=$(ticks)
+sleep 3
+t1=$(ticks)
+hz=$(getconf CLK_TCK)
+(( (t1 - t0) * 10 < hz )) || fail "idle relay used $((t1 - t0)) ticks of $((3 * hz)) in 3 s"
+
+# 5. subscribe is echoed; garbage and bad frames are counted
+python3 - "$port" <<'PY' || fail "subscribe/garbage client failed"
+import socket, struct, sys, time
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.settimeout(0.2)
+def frame(recs, version=1):
+    out = bytes([0x64, 0x43, version, 0]) + struct.pack(">HH", len(recs), 0)
+    for t, b in recs:
+        out += bytes([t, 0]) + struct.pack(">H", len(b)) + b
+    return out
+sub = bytes([1, 0, 0, 0]) + bytes(32)
+deadline = time.time() + 10
+acked = False
+while time.time() < deadline and not acked:
+    s.sendto(frame([(2, sub)]), ("127.0.0.1", port))
+    try:
+        data, _ = s.recvfrom(65536)
+    except socket.timeout:
+        continue
+    acked = data == frame([(2, sub)])
+if not acked:
+    sys.exit("no subscribe echo")
+for i in range(7):
+    s.sendto(b"\xff" * (20 + i), ("127.0.0.1", port))       # bad magic
+for i in range(5):
+    s.sendto(frame([(2, sub)], version=9), ("127.0.0.1", port))  # bad version
+for i in range(3):
+    s.sendto(frame([(1, b"short")]), ("127.0.0.1", port))   # a MSG body that does not parse
+s.sendto(frame([(1, bytes(200))])[:50], ("127.0.0.1", port))  # truncated
+PY
+
+# 6. SIGTERM: exit 0 and a final line with the counters
+deadline=$((SECONDS + 15))
+until grep -q 'bad_msg=3' "$tmp/relay.log"; do  # the periodic line shows the last datagrams
+    ((SECONDS < deadline)) || fail "bad records were not counted"
+    sleep 0.2
+done
+kill -TERM "$relay"
+rc=0
+wait "$relay" || rc=$?
+[[ $rc == 0 ]] || fail "relay exited $rc on SIGTERM"
+final=$(grep 'stats: final:' "$tmp/relay.log") || fail "no final stats line"
+for want in bad_frame_magic=7 bad_frame_version=5 bad_msg=3 bad_frame_truncated=1 \
+    rx_subscribes= subscribers=1; do
+    grep -q "$want" <<<"$final" || fail "final stats lack $want: $final"
+done
+echo "ok"
