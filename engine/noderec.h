@@ -10,7 +10,19 @@
  * Discovery messages (the body of a DP_WIRE_REC_DISCOVERY record) always carry the sender's
  * record, so any message introduces its sender: PING / PONG (liveness and RTT, matched by a
  * random nonce), FIND (give me the nodes closest to a target id) and NODES (the answer).
- * docs/PROTOCOL.md ("Discovery") gives the byte layout.
+ *
+ * Byte layout (this is the specification docs/PROTOCOL.md points to; integers big-endian):
+ *   record  = u8 version (1) | u8 role (1 relay, 2 validator) | u8 addr_count (1..4)
+ *             | u8 reserved (0) | u64 seq | pk[32]
+ *             | addr_count x ( u8 family (4|6) | u16 port | ip[4] or ip[16] )
+ *             | sig[64]   Ed25519 by pk over "dchat-noderec-v1" || every byte before sig
+ *   message = u8 version (1) | u8 type (1 PING, 2 PONG, 3 FIND, 4 NODES) | u8 reserved[2] (0)
+ *             | u64 nonce | sender record
+ *             | FIND: target id[32]
+ *             | NODES: u8 count (0..16) | count x record
+ * Nothing may follow the last field. The node id is never sent: it is BLAKE2b-256(pk). A PONG
+ * echoes the PING's nonce and a NODES answer the FIND's; a large answer is split over several
+ * NODES messages with the same nonce, each in its own datagram of at most the default MTU.
  *
  * Everything here is a pure function over caller memory; any thread may call it. The parsers
  * take untrusted bytes and never read outside [buf, buf + len).
