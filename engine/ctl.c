@@ -54,6 +54,7 @@
 struct boot_entry {
     uint64_t nonce;
     uint64_t sent_ms;
+    uint32_t attempts;
     uint8_t answered;
 };
 
@@ -524,6 +525,23 @@ static uint32_t connected_count(struct eng_ctl_state *s)
     return n;
 }
 
+/* A retried bootstrap address given as a name: resolve it again (DNS may have moved it). */
+static void resolve_again(struct eng_ctl_state *s, uint32_t i)
+{
+    const char *text = s->p.bootstrap_text[i];
+    struct eng_node_addr addr;
+    if (text[0] == '\0' || eng_node_addr_parse(&addr, text, 0) != 0) {
+        return; /* keep the address we have */
+    }
+    if (!eng_sockaddr_equal((struct sockaddr *)&addr.sa, (struct sockaddr *)&s->p.bootstrap[i])) {
+        char where[64];
+        eng_sockaddr_str((struct sockaddr *)&addr.sa, where, sizeof(where));
+        DC_INFO("ctl", "bootstrap %s now resolves to %s", text, where);
+        memcpy(&s->p.bootstrap[i], &addr.sa, addr.sa_len);
+        s->p.bootstrap_len[i] = addr.sa_len;
+    }
+}
+
 /*
  * Knock on every bootstrap address until it has answered once: being connected to someone else
  * is not enough (two halves started at the same moment would otherwise never meet). When no
@@ -543,6 +561,9 @@ static void bootstrap(struct eng_ctl_state *s, uint64_t now)
         if (s->boot[i].answered || eng_sockaddr_equal((struct sockaddr *)&s->p.bootstrap[i],
                                                       (struct sockaddr *)&s->p.listen)) {
             continue; /* reached, or our own address in a shared bootstrap list */
+        }
+        if (s->boot[i].attempts++ > 0) {
+            resolve_again(s, i);
         }
         s->boot[i].nonce = random_u64();
         s->boot[i].sent_ms = now;
@@ -872,6 +893,7 @@ int eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_c
     for (uint32_t i = 0; i < cfg->bootstrap_count && i < ENG_CTL_BOOTSTRAP_MAX; i++) {
         memcpy(&p->bootstrap[i], &cfg->bootstrap[i].sa, cfg->bootstrap[i].sa_len);
         p->bootstrap_len[i] = cfg->bootstrap[i].sa_len;
+        snprintf(p->bootstrap_text[i], sizeof(p->bootstrap_text[i]), "%s", cfg->bootstrap[i].text);
         p->bootstrap_count++;
     }
     p->peer_check_interval_ms = cfg->peer_check_interval_s * 1000u;

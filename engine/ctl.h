@@ -30,6 +30,7 @@ struct eng_ctl_state;   /* engine/ctl.c */
 
 #define ENG_CTL_BOOTSTRAP_MAX 64
 #define ENG_CTL_PATH_MAX 1024
+#define ENG_CTL_ADDR_TEXT_MAX 256
 
 /* Everything the control thread needs, independent of the config structure. */
 struct eng_ctl_params {
@@ -43,6 +44,9 @@ struct eng_ctl_params {
     struct sockaddr_storage bootstrap[ENG_CTL_BOOTSTRAP_MAX];
     socklen_t bootstrap_len[ENG_CTL_BOOTSTRAP_MAX];
     uint32_t bootstrap_count;              /* 0 = start alone (or from saved peers) */
+    /* As the operator wrote them ("" = use the address as is): names are resolved again
+     * each time an unanswered bootstrap address is retried. */
+    char bootstrap_text[ENG_CTL_BOOTSTRAP_MAX][ENG_CTL_ADDR_TEXT_MAX];
     uint32_t peer_check_interval_ms;       /* liveness ping period; 3 missed = disconnected */
     int udp_fd;                            /* the node's socket; -1 = bind `listen` here */
     struct dp_ctl_port *port;              /* where received records arrive; NULL with -1 */
