@@ -59,13 +59,14 @@ run_bench "$tmp/a.json" --target "127.0.0.1:$base" --subscribe "127.0.0.1:$base"
 jq -e '.baseline.kernel_udp_msgs_per_s > 0 and .baseline.verify_per_s_per_core > 0
        and .ratios.vs_kernel_udp > 0 and .msgs_per_s > 0
        and .latency_us.p50 <= .latency_us.p99 and .latency_us.p99 <= .latency_us.max' \
-    "$tmp/a.json" >/dev/null || fail "baseline, rate or latency figures missing: $(cat "$tmp/a.json")"
+    "$tmp/a.json" >/dev/null || fail "baseline, rate or latency missing: $(cat "$tmp/a.json")"
 
 # --- duplicates: a forwarder that sends everything twice
 start_fwd $((base + 1)) --copies 2
 run_bench "$tmp/b.json" --target "127.0.0.1:$((base + 1))" --messages 5000 --rate 20000 \
     --no-baseline
-[[ $(jget "$tmp/b.json" .delivered) == 5000 ]] || fail "dup run: delivered $(jget "$tmp/b.json" .delivered)"
+[[ $(jget "$tmp/b.json" .delivered) == 5000 ]] ||
+    fail "dup run: delivered $(jget "$tmp/b.json" .delivered)"
 [[ $(jget "$tmp/b.json" .duplicates) == 5000 ]] ||
     fail "dup run: duplicates $(jget "$tmp/b.json" .duplicates), wanted 5000"
 
