@@ -132,8 +132,8 @@ static int file_header_check(const uint8_t in[CONS_WAL_FILE_HEADER_BYTES], uint3
         return corrupt(report, 0, 0, "log holds another kind of records");
     }
     *first_seq_out = get64(in + 16);
-    if (*first_seq_out == 0) {
-        return corrupt(report, 0, 0, "file header has first seq 0");
+    if (*first_seq_out == 0 || *first_seq_out > UINT64_MAX / 2) {
+        return corrupt(report, 0, 0, "file header's first seq is out of range");
     }
     return 0;
 }
@@ -514,6 +514,25 @@ int cons_wal_sync(struct cons_wal *wal)
     }
     wal->synced_seq = wal->next_seq - 1;
     DC_ASSERT(wal->buffer_used == 0);
+    return 0;
+}
+
+int cons_wal_reset(struct cons_wal *wal)
+{
+    int rc = cons_wal_sync(wal);
+    if (rc != 0) {
+        return rc;
+    }
+    DC_ASSERT(wal->buffer_used == 0);
+    wal->config.first_seq = wal->next_seq;
+    rc = create_header(wal, 0);
+    if (rc != 0) {
+        return poison(wal, rc);
+    }
+    DC_ASSERT(wal->first_seq == wal->next_seq);
+    wal->end_offset = CONS_WAL_FILE_HEADER_BYTES;
+    wal->buffer_offset = CONS_WAL_FILE_HEADER_BYTES;
+    wal->pending_first_seq = wal->next_seq;
     return 0;
 }
 

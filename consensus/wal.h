@@ -119,6 +119,14 @@ int cons_wal_append(struct cons_wal *wal, uint16_t type, const void *payload, ui
 int cons_wal_sync(struct cons_wal *wal);
 /* Write pending records out without syncing (so readers see them). 0 or the sticky error. */
 int cons_wal_flush(struct cons_wal *wal);
+/*
+ * Pruning after commit: sync what is pending, then empty the log and start it again at the
+ * next seq, so the vote WAL holds one height, not the chain's history. Call it only when no
+ * record is needed any more (right after the block store synced a commit, before the first
+ * vote of the next height). A crash inside leaves the old log or an empty one: both safe
+ * then. 0 or the (sticky) error.
+ */
+int cons_wal_reset(struct cons_wal *wal);
 /* Highest durable seq (first_seq - 1 when none). */
 uint64_t cons_wal_synced_seq(const struct cons_wal *wal);
 /* Whether the record with `seq` is durable: send the vote only when this is true. */

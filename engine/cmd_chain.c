@@ -306,6 +306,7 @@ static int chain_verify_store(const char *store_path, const struct cons_genesis 
     uint8_t genesis_hash[CONS_HASH_BYTES];
     cons_genesis_hash(genesis, genesis_hash);
     rc = cons_store_open(&store, cons_disk_file_disk(&file), CONS_STORE_READONLY, &problem);
+    int opened = rc == 0;
     if (rc == 0) {
         rc = cons_store_verify(&store, set, genesis->chain_id, genesis_hash, &problem);
     }
@@ -327,6 +328,8 @@ static int chain_verify_store(const char *store_path, const struct cons_genesis 
                (unsigned long long)cons_store_height(&store),
                cons_store_height(&store) > 0 ? hash_hex : "none",
                (unsigned long long)cons_store_height(&store), set->count);
+    }
+    if (opened) {
         cons_store_fini(&store);
     }
     cons_disk_file_close(&file);

@@ -59,12 +59,13 @@ sum=$(sha256sum <"$store")
 
 # The genesis can also come from --genesis; another network's genesis is refused.
 mkdir "$tmp/data2" && cp "$store" "$tmp/data2/"
-"$bin" chain verify --data-dir "$tmp/data2" --genesis "$tmp/net/genesis.toml" | grep -q 'height 20,' ||
-  fail "--genesis FILE"
+"$bin" chain verify --data-dir "$tmp/data2" --genesis "$tmp/net/genesis.toml" |
+  grep -q 'height 20,' || fail "--genesis FILE"
 "$bin" genesis --validators 4 --out "$tmp/net2" >/dev/null
 expect_fail 1 "foreign genesis" "$bin" chain verify --data-dir "$tmp/data2" \
   --genesis "$tmp/net2/genesis.toml"
-grep -q 'height 1: prev_hash is not the genesis hash' "$tmp/err" || fail "foreign: $(cat "$tmp/err")"
+grep -q 'height 1: prev_hash is not the genesis hash' "$tmp/err" ||
+  fail "foreign genesis: $(cat "$tmp/err")"
 
 # ---- one flipped byte anywhere fails, naming the height ----
 size=$(stat -c %s "$store")

@@ -13,7 +13,8 @@
 #define K3 "3333333333333333333333333333333333333333333333333333333333333333"
 #define K4 "44444444444444444444444444444444444444444444444444444444444444AA"
 
-#define VAL(n, k, a) "\n[[validators]]\nname = \"" n "\"\npublic_key = \"" k "\"\naddress = \"" a "\"\n"
+#define VAL(n, k, a)                                                           \
+    "\n[[validators]]\nname = \"" n "\"\npublic_key = \"" k "\"\naddress = \"" a "\"\n"
 #define FOUR VAL("v1", K1, "127.0.0.1:9001") VAL("v2", K2, "127.0.0.1:9002") \
              VAL("v3", K3, "/ip4/127.0.0.1/udp/9003") VAL("v4", K4, "[::1]:9004")
 

@@ -330,3 +330,38 @@ Test(cons_wal, a_real_file_survives_reopen_and_is_locked)
     cons_disk_file_close(&file);
     unlink(path);
 }
+
+Test(cons_wal, reset_prunes_and_seqs_go_on, .init = quiet)
+{
+    struct cons_disk_mem mem;
+    cons_disk_mem_init(&mem, disk_bytes, sizeof(disk_bytes));
+    struct cons_wal wal;
+    struct cons_wal_config cfg = config(0);
+    cr_assert_eq(cons_wal_open(&wal, cons_disk_mem_disk(&mem), &cfg, NULL), 0);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(cons_wal_append(&wal, 1, "old height", 10, NULL), 0);
+    }
+    cr_assert_eq(cons_wal_reset(&wal), 0);
+    cr_assert_eq(mem.len, CONS_WAL_FILE_HEADER_BYTES, "the pruned records are gone");
+    cr_assert_eq(cons_wal_synced_seq(&wal), 5, "pending records were synced first");
+    uint64_t seq = 0;
+    cr_assert_eq(cons_wal_append(&wal, 2, "new", 3, &seq), 0);
+    cr_assert_eq(seq, 6);
+    cr_assert_eq(cons_wal_sync(&wal), 0);
+    struct cons_wal_report report;
+    cr_assert_eq(cons_wal_open(&wal, cons_disk_mem_disk(&mem), &cfg, &report), 0);
+    cr_assert_eq(report.records, 1);
+    struct cons_wal_cursor cursor;
+    struct cons_wal_record rec;
+    cons_wal_cursor_init(&wal, &cursor);
+    cr_assert_eq(cons_wal_next(&wal, &cursor, &rec, payload_buf, sizeof(payload_buf)), 1);
+    cr_assert_eq(rec.seq, 6);
+    cr_assert_eq(cons_wal_next_seq(&wal), 7);
+
+    /* A power cut inside the reset leaves an empty log that opens cleanly. */
+    mem.fail_next_sync = 1;
+    cr_assert_eq(cons_wal_reset(&wal), -EIO);
+    cons_disk_mem_crash(&mem, 0);
+    cr_assert_eq(cons_wal_open(&wal, cons_disk_mem_disk(&mem), &cfg, &report), 0);
+    cr_assert_eq(report.records, 0);
+}
