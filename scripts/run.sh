@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 export BUILD_DIR=${BUILD_DIR:-build}
-scripts/build.sh >/dev/null
+scripts/build.sh
 
 bin=$BUILD_DIR/engine/dchat
 bench=$BUILD_DIR/bench/dchat-bench
