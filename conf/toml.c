@@ -15,10 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,9 +77,20 @@ static void locate(struct parser *p, size_t pos, uint32_t *line, uint32_t *colum
         pos = p->len;
     }
     if (pos < p->cache_pos) {
-        p->cache_pos = 0;
-        p->cache_line = 1;
-        p->cache_line_start = 0;
+        /* step back (a key's position is asked for after its value's): no rescan from 0 */
+        uint32_t crossed = 0;
+        for (size_t i = pos; i < p->cache_pos; i++) {
+            crossed += p->src[i] == '\n';
+        }
+        if (crossed > 0) {
+            size_t start = pos;
+            while (start > 0 && p->src[start - 1] != '\n') {
+                start--;
+            }
+            p->cache_line -= crossed;
+            p->cache_line_start = start;
+        }
+        p->cache_pos = pos;
     }
     for (size_t i = p->cache_pos; i < pos; i++) {
         if (p->src[i] == '\n') {
@@ -277,6 +291,7 @@ static void value_clear(struct conf_toml_value *v)
             value_destroy(v->as.table.entries[i].value);
         }
         dc_free(v->as.table.entries);
+        dc_free(v->as.table.index);
     } else if (v->type == CONF_TOML_ARRAY) {
         for (size_t i = 0; i < v->as.array.count; i++) {
             value_destroy(v->as.array.items[i]);
@@ -294,6 +309,74 @@ static void value_destroy(struct conf_toml_value *v)
         value_clear(v);
         dc_free(v);
     }
+}
+
+/*
+ * Key index of big tables. Lookups by linear scan would make a table of n keys cost O(n^2)
+ * to parse; past INDEX_MIN_KEYS a table gets an open-addressing hash index. The hash is keyed
+ * SipHash with a per-process random key, so a hostile file cannot pick colliding keys.
+ */
+#define INDEX_MIN_KEYS 16u
+
+static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_init(void)
+{
+    if (getrandom(hash_key, sizeof(hash_key), 0) != (ssize_t)sizeof(hash_key)) {
+        /* no entropy: still correct, only predictable (a weaker DoS guard) */
+        memset(hash_key, 0x5a, sizeof(hash_key));
+    }
+}
+
+static size_t key_hash(const char *key, size_t len)
+{
+    unsigned char out[crypto_shorthash_BYTES];
+    pthread_once(&hash_key_once, hash_key_init);
+    crypto_shorthash(out, (const unsigned char *)key, len, hash_key);
+    uint64_t h;
+    memcpy(&h, out, sizeof(h));
+    return (size_t)h;
+}
+
+static void index_insert(uint32_t *index, size_t slots, const struct conf_toml_entry *entries,
+                         uint32_t entry)
+{
+    size_t mask = slots - 1;
+    size_t i = key_hash(entries[entry].key, entries[entry].key_len) & mask;
+    while (index[i] != 0) {
+        i = (i + 1) & mask;
+    }
+    index[i] = entry + 1; /* 0 marks an empty slot */
+}
+
+/* Keeps the index at most half full; builds it once the table is big enough. */
+static int index_update(struct conf_toml_value *table)
+{
+    size_t count = table->as.table.count;
+    if (count < INDEX_MIN_KEYS) {
+        return 0;
+    }
+    if (table->as.table.index != NULL && count * 2 <= table->as.table.index_slots) {
+        index_insert(table->as.table.index, table->as.table.index_slots,
+                     table->as.table.entries, (uint32_t)(count - 1));
+        return 0;
+    }
+    size_t slots = 64;
+    while (slots < count * 4) {
+        slots *= 2;
+    }
+    uint32_t *index = dc_alloc(slots * sizeof(uint32_t));
+    if (index == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        index_insert(index, slots, table->as.table.entries, (uint32_t)i);
+    }
+    dc_free(table->as.table.index);
+    table->as.table.index = index;
+    table->as.table.index_slots = slots;
+    return 0;
 }
 
 /* Adds key -> value to a table, taking ownership of both (freed here on failure). */
@@ -317,7 +400,7 @@ static int table_add(struct parser *p, struct conf_toml_value *table, struct key
     locate(p, key->pos, &e->line, &e->column);
     e->value = value;
     key->bytes = NULL; /* the table owns it now */
-    return 0;
+    return index_update(table) == 0 ? 0 : fail_nomem(p);
 }
 
 static int array_push(struct parser *p, struct conf_toml_value *array,
@@ -1434,8 +1517,20 @@ const struct conf_toml_value *conf_toml_table_find(const struct conf_toml_value 
                                                    const char *key, size_t key_len)
 {
     DC_ASSERT(table->type == CONF_TOML_TABLE);
+    const struct conf_toml_entry *entries = table->as.table.entries;
+    if (table->as.table.index != NULL) {
+        size_t mask = table->as.table.index_slots - 1;
+        for (size_t i = key_hash(key, key_len) & mask; table->as.table.index[i] != 0;
+             i = (i + 1) & mask) {
+            const struct conf_toml_entry *e = &entries[table->as.table.index[i] - 1];
+            if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
+                return e->value;
+            }
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < table->as.table.count; i++) {
-        const struct conf_toml_entry *e = &table->as.table.entries[i];
+        const struct conf_toml_entry *e = &entries[i];
         if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
             return e->value;
         }

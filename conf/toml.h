@@ -73,6 +73,8 @@ struct conf_toml_value {
             struct conf_toml_entry *entries; /* in document order */
             size_t count;
             size_t capacity;
+            uint32_t *index;       /* hash index into entries (big tables only); internal */
+            size_t index_slots;
         } table;
         struct {
             struct conf_toml_value **items;

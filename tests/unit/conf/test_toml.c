@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -147,4 +148,40 @@ Test(conf_toml, parse_file_reports_missing_file)
     cr_assert_str_eq(s, "lit");
     conf_toml_fini(&doc);
     unlink(path);
+}
+
+/*
+ * Big tables stay linear: 200,000 keys in one table parse in well under a second here; the
+ * quadratic scan this guards against needs minutes (2e10 key comparisons), far past the
+ * test timeout, so the check does not depend on the machine's speed.
+ */
+Test(conf_toml, big_tables_are_indexed, .timeout = 60)
+{
+    enum { KEYS = 200000 };
+    size_t cap = (size_t)KEYS * 24 + 16;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    size_t n = (size_t)snprintf(text, cap, "[t]\n");
+    for (int i = 0; i < KEYS; i++) {
+        n += (size_t)snprintf(text + n, cap - n, "key_%d = %d\n", i, i);
+    }
+    struct conf_toml_doc doc;
+    struct conf_toml_error err;
+    cr_assert_eq(conf_toml_parse(&doc, text, n, "big", &err), 0, "%s", err.message);
+    const struct conf_toml_value *t = conf_toml_get(&doc.root, "t");
+    cr_assert_eq(conf_toml_table_count(t), KEYS);
+    char key[32];
+    for (int i = 0; i < KEYS; i += 997) {
+        int len = snprintf(key, sizeof(key), "key_%d", i);
+        const struct conf_toml_value *v = conf_toml_table_find(t, key, (size_t)len);
+        cr_assert_not_null(v, "%s", key);
+        cr_assert_eq(v->as.integer, i);
+        cr_assert_eq(v->line, (uint32_t)i + 2);
+    }
+    cr_assert_null(conf_toml_table_find(t, "key_x", 5));
+    conf_toml_fini(&doc);
+    memcpy(text + n, "key_7 = 1\n", 10); /* a duplicate at the end is still found */
+    cr_assert_eq(conf_toml_parse(&doc, text, n + 10, "big", &err), DC_EMALFORMED);
+    cr_assert(strstr(err.message, "duplicate key 'key_7'") != NULL, "%s", err.message);
+    free(text);
 }
