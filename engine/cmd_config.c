@@ -19,12 +19,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* One address: the text as written, resolved to its first socket address. */
+/*
+ * One address, resolved to its first socket address. The text is host:port, the form the
+ * control thread re-resolves when a bootstrap node stays silent (eng_node_addr_parse()).
+ */
 static int resolve_one(struct eng_node_addr *dst, const struct conf_maddr *src)
 {
     struct sockaddr_storage sa;
     size_t count = 0;
-    conf_maddr_format_as_written(src, dst->text, sizeof(dst->text));
+    conf_maddr_format_hostport(src, dst->text, sizeof(dst->text));
     int rc = conf_maddr_resolve(src, &sa, 1, &count);
     if (rc != 0) {
         return rc;
