@@ -7,6 +7,11 @@
  * spoofed PONG proves nothing. A peer is connected while its last good PONG is younger than
  * 3 x interval; one silent for ENG_CTL_DROP_CHECKS x interval is forgotten.
  *
+ * Amplification: a FIND is answered (up to two full datagrams) only to a connected peer, one
+ * that has echoed our nonce from its address; anyone else first gets a PING no larger than
+ * its request, and the answer follows its PONG. A spoofed source therefore never receives more
+ * bytes than were sent in its name.
+ *
  * Learning: any message introduces its sender (its signed record); NODES answers are accepted
  * only when they echo the nonce of a FIND we sent, so nobody can push records at us unasked.
  * A record older than the one held (a replay) or one that contradicts it rejects the whole
@@ -150,6 +155,8 @@ static void send_simple(struct eng_ctl_state *s, const struct sockaddr *dst, soc
 
 static void send_ping(struct eng_ctl_state *s, struct eng_kad_peer *peer, uint64_t now)
 {
+    peer->prev_ping_nonce = peer->ping_nonce;
+    peer->prev_ping_sent_ms = peer->ping_sent_ms;
     peer->ping_nonce = random_u64();
     peer->ping_sent_ms = now;
     send_simple(s, (struct sockaddr *)&peer->addr, peer->addr_len, ENG_DISC_PING,
@@ -256,6 +263,7 @@ static void mark_alive(struct eng_ctl_state *s, struct eng_kad_peer *peer, uint6
     peer->rtt_ms = (uint32_t)rtt;
     peer->last_pong_ms = now;
     peer->ping_nonce = 0;
+    peer->prev_ping_nonce = 0;
     eng_histo_observe_us(&s->stats.rtt, rtt * 1000u);
     if (!peer->connected) {
         char hex[17];
@@ -265,22 +273,62 @@ static void mark_alive(struct eng_ctl_state *s, struct eng_kad_peer *peer, uint6
     }
 }
 
+/*
+ * A node we cannot vouch for just spoke to us: ping it now rather than at its next round (an
+ * older ping may be outstanding to its previous incarnation), at most every ENG_CTL_TICK_MS.
+ */
+static void check_now(struct eng_ctl_state *s, struct eng_kad_peer *peer, uint64_t now)
+{
+    if (peer->connected) {
+        return;
+    }
+    if (peer->ping_nonce == 0 || now - peer->ping_sent_ms >= ENG_CTL_TICK_MS) {
+        send_ping(s, peer, now);
+    }
+}
+
+/* A FIND from a peer whose address is proven (connected) is answered at once; else later. */
+static void on_find(struct eng_ctl_state *s, struct eng_kad_peer *peer,
+                    const struct eng_disc_msg *m, uint64_t now)
+{
+    if (peer->connected) {
+        send_nodes(s, (struct sockaddr *)&peer->addr, peer->addr_len, m->nonce, m->target,
+                   peer->rec.id);
+        return;
+    }
+    peer->find_nonce = m->nonce;
+    memcpy(peer->find_target, m->target, sizeof(peer->find_target));
+    check_now(s, peer, now);
+}
+
 static void on_pong(struct eng_ctl_state *s, struct eng_kad_peer *peer, uint64_t nonce,
                     uint64_t now)
 {
+    int matched = 0;
     if (peer->ping_nonce != 0 && peer->ping_nonce == nonce) {
         mark_alive(s, peer, peer->ping_sent_ms, now);
-        return;
+        matched = 1;
+    } else if (peer->prev_ping_nonce != 0 && peer->prev_ping_nonce == nonce) {
+        mark_alive(s, peer, peer->prev_ping_sent_ms, now);
+        matched = 1;
     }
-    for (uint32_t i = 0; i < s->p.bootstrap_count; i++) {
+    for (uint32_t i = 0; i < s->p.bootstrap_count && !matched; i++) {
         if (s->boot[i].nonce != 0 && s->boot[i].nonce == nonce) {
             s->boot[i].nonce = 0;
             s->boot[i].answered = 1;
             mark_alive(s, peer, s->boot[i].sent_ms, now);
-            return;
+            matched = 1;
         }
     }
-    eng_disc_stats_inc(&s->stats, ENG_DISC_STAT_UNSOLICITED);
+    if (!matched) {
+        eng_disc_stats_inc(&s->stats, ENG_DISC_STAT_UNSOLICITED);
+        return;
+    }
+    if (peer->find_nonce != 0) {
+        send_nodes(s, (struct sockaddr *)&peer->addr, peer->addr_len, peer->find_nonce,
+                   peer->find_target, peer->rec.id);
+        peer->find_nonce = 0;
+    }
 }
 
 static void on_nodes(struct eng_ctl_state *s, const struct eng_disc_msg *m, uint64_t now)
@@ -332,15 +380,13 @@ static void handle_discovery(struct eng_ctl_state *s, const uint8_t *body, size_
     switch (m->type) {
     case ENG_DISC_PING:
         send_simple(s, src, src_len, ENG_DISC_PONG, m->nonce, NULL);
-        if (!peer->connected && peer->ping_nonce == 0) {
-            send_ping(s, peer, now); /* a newcomer: check it now, not at the next round */
-        }
+        check_now(s, peer, now);
         break;
     case ENG_DISC_PONG:
         on_pong(s, peer, m->nonce, now);
         break;
     case ENG_DISC_FIND:
-        send_nodes(s, src, src_len, m->nonce, m->target, m->sender.id);
+        on_find(s, peer, m, now);
         break;
     default:
         on_nodes(s, m, now);

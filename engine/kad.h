@@ -38,7 +38,11 @@ struct eng_kad_peer {
     uint64_t last_pong_ms;        /* last PONG that matched our nonce; 0 = never */
     uint64_t ping_sent_ms;        /* 0 = no ping outstanding */
     uint64_t ping_nonce;
+    uint64_t prev_ping_sent_ms;   /* the ping before: a PONG slower than one interval counts */
+    uint64_t prev_ping_nonce;
     uint32_t rtt_ms;              /* last measured round trip */
+    uint64_t find_nonce;          /* a FIND held until the peer proves its address; 0 = none */
+    uint8_t find_target[ENG_NODEREC_ID_BYTES];
     uint8_t connected;
     uint8_t in_use;
 };

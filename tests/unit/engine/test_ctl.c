@@ -170,19 +170,45 @@ Test(eng_ctl, a_bootstrap_node_that_starts_late_is_still_reached, .init = setup,
     }
 }
 
-/* Sends one discovery PING carrying `rec` to `dst` from `fd`. */
-static void send_ping_with(int fd, const struct sockaddr_storage *dst, socklen_t dst_len,
-                           const struct eng_noderec *rec)
+/* Sends one discovery message carrying `rec` to `dst` from `fd`. */
+static void send_msg_with(int fd, const struct sockaddr_storage *dst, socklen_t dst_len,
+                          const struct eng_noderec *rec, uint8_t type, uint64_t nonce,
+                          const uint8_t *target)
 {
     uint8_t enc[ENG_NODEREC_BYTES_MAX], body[512], frame[600];
     int len = eng_noderec_encode(rec, enc, sizeof(enc));
-    int body_len = eng_disc_encode(body, sizeof(body), ENG_DISC_PING, 99, enc, (size_t)len, NULL,
+    int body_len = eng_disc_encode(body, sizeof(body), type, nonce, enc, (size_t)len, target,
                                    NULL, 0);
     struct dp_wire_builder b;
     dp_wire_builder_init(&b, frame, sizeof(frame));
     cr_assert_eq(dp_wire_builder_add(&b, DP_WIRE_REC_DISCOVERY, body, (uint16_t)body_len), 0);
     size_t n = dp_wire_builder_finish(&b);
     cr_assert_eq(sendto(fd, frame, n, 0, (const struct sockaddr *)dst, dst_len), (ssize_t)n);
+}
+
+static void send_ping_with(int fd, const struct sockaddr_storage *dst, socklen_t dst_len,
+                           const struct eng_noderec *rec)
+{
+    send_msg_with(fd, dst, dst_len, rec, ENG_DISC_PING, 99, NULL);
+}
+
+/* Receives one discovery message within `ms`; 0 when it timed out. */
+static int recv_msg(int fd, struct eng_disc_msg *m, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint8_t buf[2048];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+        return 0;
+    }
+    struct dp_wire_iter it;
+    struct dp_wire_rec rec;
+    cr_assert_eq(dp_wire_frame_open(&it, buf, (size_t)n), 0);
+    cr_assert(dp_wire_next(&it, &rec));
+    cr_assert_eq(rec.type, DP_WIRE_REC_DISCOVERY);
+    cr_assert_eq(eng_disc_decode(m, rec.body, rec.body_len), 0);
+    return 1;
 }
 
 /* Polls /metrics until `needle` appears. */
@@ -242,5 +268,51 @@ Test(eng_ctl, forged_and_replayed_records_are_rejected_on_the_wire, .init = setu
     uint32_t c, k;
     eng_ctl_peer_counts(&ctl[0], &c, &k);
     cr_assert_eq(k, 2, "the forged node was not added");
+    close(fd);
+}
+
+Test(eng_ctl, find_from_an_unproven_address_gets_a_ping_first_then_the_answer, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    start_node(0, -1);
+    start_node(1, 0);
+    wait_counts(0, 1, 2, 10000);
+    struct sockaddr_storage dst;
+    socklen_t dst_len;
+    cr_assert_eq(eng_ctl_listen_addr(&ctl[0], &dst, &dst_len), 0);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t me_len = sizeof(me);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &me_len), 0);
+    struct eng_noderec_addr addr = { .family = 4, .port = ntohs(me.sin_port),
+                                     .ip = { 127, 0, 0, 1 } };
+    struct eng_noderec rec;
+    cr_assert_eq(eng_noderec_make(&rec, keys[3].sk, ENG_NODEREC_ROLE_RELAY, 1, &addr, 1), 0);
+    uint8_t target[32] = { 0 };
+    send_msg_with(fd, &dst, dst_len, &rec, ENG_DISC_FIND, 4242, target);
+
+    /* Until we answer a PING, nothing but PINGs may come back: no amplification. */
+    static struct eng_disc_msg m;
+    int pings = 0;
+    for (int i = 0; i < 3 && recv_msg(fd, &m, 2000); i++) {
+        cr_assert_eq(m.type, ENG_DISC_PING, "got type %u before proving our address", m.type);
+        pings++;
+    }
+    cr_assert_gt(pings, 0, "the node did not check our address");
+    /* Now answer every PING; the held FIND is answered right after. */
+    for (int i = 0; i < 20; i++) {
+        if (m.type == ENG_DISC_PING) {
+            send_msg_with(fd, &dst, dst_len, &rec, ENG_DISC_PONG, m.nonce, NULL);
+        }
+        cr_assert(recv_msg(fd, &m, 5000), "no NODES after our PONG");
+        if (m.type == ENG_DISC_NODES) {
+            break;
+        }
+    }
+    cr_assert_eq(m.type, ENG_DISC_NODES);
+    cr_assert_eq(m.nonce, 4242);
+    cr_assert_eq(m.node_count, 1);
+    cr_assert_eq(memcmp(m.nodes[0].id, keys[1].id, 32), 0, "the answer holds node 2");
     close(fd);
 }
