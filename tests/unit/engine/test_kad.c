@@ -279,3 +279,30 @@ Test(eng_kad, iterative_lookup_finds_the_k_closest_of_the_whole_network)
         eng_kad_fini(&sim_tables[i]);
     }
 }
+
+/*
+ * Outside cases. XOR distances from the k-bucket npm package's tests (defaultDistance.js:
+ * 00000010 ^ 00000001 = 00000011; 0x0124 ^ 0x4024 = 0x4100), and the bucket index as the Tox
+ * DHT specification defines it ("bucket index": the position of the first bit, most significant
+ * first, in which the two keys differ).
+ */
+Test(eng_kad, agrees_with_outside_cases)
+{
+    uint8_t t[32] = { 0x02 }, a[32] = { 0x01 }, b[32] = { 0x00 };
+    /* d(t, a) = 0x03, d(t, b) = 0x02: b is closer. */
+    cr_assert_gt(eng_kad_cmp(t, a, b), 0);
+    uint8_t t2[32] = { 0x01, 0x24 }, far[32] = { 0x40, 0x24 }, near[32] = { 0x01, 0x24 };
+    near[2] = 0xff; /* d = 0x0000ff..., far: d = 0x4100... */
+    cr_assert_lt(eng_kad_cmp(t2, near, far), 0);
+    cr_assert_eq(eng_kad_bucket_index(t2, far), 1, "0x0124 ^ 0x4024 = 0x4100: bit 1 differs");
+    cr_assert_eq(eng_kad_bucket_index(t2, near), 16);
+    uint8_t own[32] = { 0 }, other[32] = { 0 };
+    for (int i = 0; i < 32; i++) {
+        for (int j = 0; j < 8; j++) {
+            memset(other, 0, sizeof(other));
+            other[i] = (uint8_t)(0x80 >> j);
+            other[31] |= 1; /* lower bits never change the index */
+            cr_assert_eq(eng_kad_bucket_index(own, other), i * 8 + j);
+        }
+    }
+}
