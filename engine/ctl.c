@@ -7,7 +7,7 @@
  * spoofed PONG proves nothing. A peer is connected while its last good PONG is younger than
  * 3 x interval; one silent for ENG_CTL_DROP_CHECKS x interval is forgotten.
  *
- * Amplification: a FIND is answered (up to two full datagrams) only to a connected peer, one
+ * Amplification: a FIND is answered (two or three full datagrams) only to a connected peer, one
  * that has echoed our nonce from its address; anyone else first gets a PING no larger than
  * its request, and the answer follows its PONG. A spoofed source therefore never receives more
  * bytes than were sent in its name.
@@ -55,6 +55,10 @@
 #define ENG_CTL_SAVE_MS 500       /* peers file rewritten at most this often */
 #define ENG_CTL_LOOKUP_TIMEOUT_MS 1000
 #define ENG_CTL_FRAME_BYTES DP_WIRE_MTU_DEFAULT
+
+_Static_assert(ENG_CTL_FRAME_BYTES - DP_WIRE_FRAME_HDR_BYTES - DP_WIRE_REC_HDR_BYTES -
+                       ENG_DISC_HDR_BYTES - 1 >= 2 * ENG_NODEREC_BYTES_MAX,
+               "a NODES datagram holds the sender's record and at least one more");
 
 struct boot_entry {
     uint64_t nonce;
@@ -184,6 +188,7 @@ static void send_nodes(struct eng_ctl_state *s, const struct sockaddr *dst, sock
         while (last < count && used + eng_noderec_size(&recs[last]) <= budget) {
             used += eng_noderec_size(&recs[last++]);
         }
+        DC_ASSERT(last > first || count == 0); /* the largest record always fits the budget */
         uint8_t body[ENG_CTL_FRAME_BYTES];
         int len = eng_disc_encode(body, sizeof(body), ENG_DISC_NODES, nonce, s->self_enc,
                                   s->self_enc_len, NULL, recs + first, (uint8_t)(last - first));
