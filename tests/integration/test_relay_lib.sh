@@ -13,6 +13,7 @@ tmp=$(mktemp -d)
 pids=()
 relay_pids=()
 relay_ports=()
+relay_rpc=()
 
 cleanup() {
     local p
@@ -84,6 +85,7 @@ start_relay() {
         --stats-interval 1 "$@" >"$tmp/r$i.log" 2>&1 &
     pids+=($!)
     relay_pids[$i]=$!
+    relay_rpc[$i]=$rpc
 }
 
 relay_pids=()
@@ -125,10 +127,16 @@ expect_exact() {
         fail "$(jget "$f" .invalid_delivered) invalid or garbage items delivered"
 }
 
-# relay_stat INDEX NAME: the latest value of counter NAME in relay INDEX's stats log line.
+# relay_stat INDEX NAME: relay INDEX's counter NAME (a dataplane stat, e.g. invalid_sig), read
+# from its /metrics (dchat_dp_NAME_total) or, when the RPC does not answer, from the latest
+# stats line in its log (NAME=VALUE, logged every second while traffic flows).
 relay_stat() {
     local v
-    v=$(grep -so "\b$2=[0-9]*" "$tmp/r$1.log" | tail -n 1 | cut -d= -f2)
+    v=$(curl -s --max-time 2 "http://127.0.0.1:${relay_rpc[$1]}/metrics" 2>/dev/null |
+        awk -v n="dchat_dp_$2_total" '$1 == n {print $2}')
+    if [[ -z $v ]]; then
+        v=$(grep -so "\b$2=[0-9]*" "$tmp/r$1.log" | tail -n 1 | cut -d= -f2)
+    fi
     echo "${v:-0}"
 }
 
