@@ -42,7 +42,8 @@
 #define TAG_TX 2ull
 #define TAG_WAKE 3ull
 #define TAG(tag, index) ((tag) << 32 | (uint64_t)(index))
-#define RX_NAME_BYTES ((uint32_t)sizeof(struct sockaddr_in6))
+/* rounded up to 8 so the control messages after the name are aligned for struct cmsghdr */
+#define RX_NAME_BYTES ((uint32_t)(sizeof(struct sockaddr_in6) + 7) & ~7u)
 #define RX_CONTROL_BYTES ((uint32_t)CMSG_SPACE(sizeof(int)))
 #define RX_PAYLOAD_BYTES 65536u
 
@@ -120,6 +121,7 @@ static int alloc_buffers(struct dp_backend *be, const struct dp_backend_conf *co
     be->rx_count = conf->rx_buf_count;
     be->rx_buf_bytes = (uint32_t)sizeof(struct io_uring_recvmsg_out) + RX_NAME_BYTES +
                        RX_CONTROL_BYTES + RX_PAYLOAD_BYTES;
+    DC_ASSERT(be->rx_buf_bytes % 8 == 0 && sizeof(struct io_uring_recvmsg_out) % 8 == 0);
     be->rx_mem_bytes = (size_t)be->rx_count * be->rx_buf_bytes;
     be->rx_mem = map_zeroed(be->rx_mem_bytes);
     be->br_bytes = (size_t)be->rx_count * sizeof(struct io_uring_buf);
