@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define VERIFY_MEASURE_NS 500000000ull
 #define NS_PER_S 1e9
@@ -177,6 +178,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (DP_WIRE_FRAME_HDR_BYTES + DP_WIRE_REC_HDR_BYTES + DP_WIRE_MSG_BYTES(o->size) > o->mtu) {
         return usage_error("--mtu %" PRIu64 " is too small for one message of %" PRIu64 " bytes",
                            o->mtu, o->size);
+    }
+    /* Every message is held signed in memory, with its tally: refuse what cannot fit. */
+    uint64_t per_msg = DP_WIRE_REC_HDR_BYTES + DP_WIRE_MSG_BYTES(o->size) + 1 + 4 + 8;
+    uint64_t need = (o->messages + o->invalid) * per_msg + o->garbage * o->mtu;
+    uint64_t have = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (need > have / 2) {
+        return usage_error("--messages %" PRIu64 " of %" PRIu64 " bytes needs %" PRIu64
+                           " MiB, more than half of this machine's memory",
+                           o->messages, o->size, need >> 20);
     }
     return 0;
 }
