@@ -63,6 +63,14 @@ static int cert_check_signers(const struct cons_cert *cert, const struct cons_va
 int cons_cert_verify(const struct cons_cert *cert, const uint8_t block_hash[CONS_HASH_BYTES],
                      const struct cons_valset *set, const char *chain_id)
 {
+    return cons_cert_verify_ops(cert, block_hash, set, chain_id, NULL);
+}
+
+int cons_cert_verify_ops(const struct cons_cert *cert,
+                         const uint8_t block_hash[CONS_HASH_BYTES],
+                         const struct cons_valset *set, const char *chain_id,
+                         const struct cons_sig_ops *ops)
+{
     struct cons_vote vote;
     int err;
     DC_ASSERT(set->quorum > 0);
@@ -82,7 +90,7 @@ int cons_cert_verify(const struct cons_cert *cert, const uint8_t block_hash[CONS
     for (uint32_t i = 0; i < cert->count; i++) {
         vote.validator = cert->sigs[i].validator;
         memcpy(vote.sig, cert->sigs[i].sig, CONS_SIG_BYTES);
-        err = cons_vote_verify(&vote, set, chain_id);
+        err = cons_vote_verify_ops(&vote, set, chain_id, ops);
         if (err != 0) {
             return err;
         }

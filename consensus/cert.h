@@ -55,6 +55,12 @@ int cons_cert_add(struct cons_cert *cert, const struct cons_vote *precommit);
 int cons_cert_verify(const struct cons_cert *cert, const uint8_t block_hash[CONS_HASH_BYTES],
                      const struct cons_valset *set, const char *chain_id);
 
+/* The same with an explicit signature scheme (NULL: Ed25519; see struct cons_sig_ops). */
+int cons_cert_verify_ops(const struct cons_cert *cert,
+                         const uint8_t block_hash[CONS_HASH_BYTES],
+                         const struct cons_valset *set, const char *chain_id,
+                         const struct cons_sig_ops *ops);
+
 size_t cons_cert_encoded_size(const struct cons_cert *cert);
 /* Returns the bytes written (cap >= encoded size, asserted). */
 size_t cons_cert_encode(const struct cons_cert *cert, uint8_t *out, size_t cap);

@@ -332,7 +332,7 @@ static void cast_vote(struct cons_machine *m, uint8_t type, const uint8_t *hash)
                                                      .vote = votes[m->cfg.self] });
         return;
     }
-    cons_vote_sign(&vote, m->chain_id, m->cfg.secret_key);
+    cons_vote_sign_ops(&vote, m->chain_id, m->cfg.secret_key, m->cfg.sig_ops);
     m->stats.signs++;
     votes[m->cfg.self] = vote;
     *mask |= bit(m->cfg.self);
@@ -406,7 +406,7 @@ static void propose(struct cons_machine *m)
     rs->proposal.round = m->round;
     rs->proposal.proposer = (uint16_t)m->cfg.self;
     memcpy(rs->proposal.block_hash, m->blocks[slot].hash, CONS_HASH_BYTES);
-    cons_proposal_sign(&rs->proposal, m->chain_id, m->cfg.secret_key);
+    cons_proposal_sign_ops(&rs->proposal, m->chain_id, m->cfg.secret_key, m->cfg.sig_ops);
     m->stats.signs++;
     rs->has_proposal = 1;
     rs->proposal_block = slot;
@@ -834,7 +834,7 @@ static int on_sync_block(struct cons_machine *m, const struct cons_block *block,
         return DC_EMALFORMED;
     }
     cons_block_hash(block, hash);
-    err = cons_cert_verify(cert, hash, m->cfg.valset, m->chain_id);
+    err = cons_cert_verify_ops(cert, hash, m->cfg.valset, m->chain_id, m->cfg.sig_ops);
     m->stats.verifies += cert->count;
     if (err != 0) {
         m->stats.drop_signature++;
@@ -953,7 +953,7 @@ static int on_vote(struct cons_machine *m, const struct cons_vote *vote)
             return DC_EDUPLICATE; /* verified before: skip the signature check */
         }
     }
-    err = cons_vote_verify(vote, m->cfg.valset, m->chain_id);
+    err = cons_vote_verify_ops(vote, m->cfg.valset, m->chain_id, m->cfg.sig_ops);
     m->stats.verifies++;
     if (err != 0) {
         *(err == DC_EMEMBER ? &m->stats.drop_member
@@ -1048,7 +1048,7 @@ static int on_proposal(struct cons_machine *m, const struct cons_proposal *prop,
         m->stats.duplicates++;
         return DC_EDUPLICATE;
     }
-    err = cons_proposal_verify(prop, m->cfg.valset, m->chain_id);
+    err = cons_proposal_verify_ops(prop, m->cfg.valset, m->chain_id, m->cfg.sig_ops);
     m->stats.verifies++;
     if (err != 0) {
         *(err == DC_ESIGNATURE ? &m->stats.drop_signature : &m->stats.drop_malformed) += 1;

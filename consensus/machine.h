@@ -109,6 +109,8 @@ struct cons_config {
     uint32_t mempool_ids_max;
     uint32_t recent_ids_max;            /* committed ids remembered to refuse repeats */
     uint8_t hash_key[CONS_IDSET_KEY_BYTES]; /* secret per node: keys the id tables */
+    /* Signature scheme: NULL for Ed25519 (always, in the node; see struct cons_sig_ops). */
+    const struct cons_sig_ops *sig_ops;
     /* Optional application check valid(v) on a proposed block: 0 to accept. */
     int (*block_valid)(void *ctx, const struct cons_block *block);
     void *block_valid_ctx;

@@ -14,6 +14,25 @@ _Static_assert(CONS_SIG_BYTES == crypto_sign_BYTES, "Ed25519 signatures");
 _Static_assert(CONS_SK_BYTES == crypto_sign_SECRETKEYBYTES, "libsodium secret keys");
 _Static_assert(CONS_PK_BYTES == crypto_sign_PUBLICKEYBYTES, "libsodium public keys");
 
+static void sig_sign(const struct cons_sig_ops *ops, uint8_t sig[CONS_SIG_BYTES],
+                     const uint8_t *msg, size_t len, const uint8_t sk[CONS_SK_BYTES])
+{
+    if (ops != NULL) {
+        ops->sign(sig, msg, len, sk);
+        return;
+    }
+    crypto_sign_detached(sig, NULL, msg, len, sk);
+}
+
+static int sig_verify(const struct cons_sig_ops *ops, const uint8_t sig[CONS_SIG_BYTES],
+                      const uint8_t *msg, size_t len, const uint8_t pk[CONS_PK_BYTES])
+{
+    if (ops != NULL) {
+        return ops->verify(sig, msg, len, pk);
+    }
+    return crypto_sign_verify_detached(sig, msg, len, pk);
+}
+
 /* Domain (with its NUL) then the chain id as length + bytes: every signed message opens so. */
 static void put_domain(struct cons_wr *wr, const char *domain, size_t domain_size,
                        const char *chain_id)
@@ -67,18 +86,24 @@ size_t cons_vote_sign_bytes(const struct cons_vote *vote, const char *chain_id,
     return wr.len;
 }
 
-void cons_vote_sign(struct cons_vote *vote, const char *chain_id,
-                    const uint8_t sk[CONS_SK_BYTES])
+void cons_vote_sign_ops(struct cons_vote *vote, const char *chain_id,
+                        const uint8_t sk[CONS_SK_BYTES], const struct cons_sig_ops *ops)
 {
     uint8_t msg[CONS_SIGN_BYTES_MAX];
     size_t len;
     DC_ASSERT(vote_shape_ok(vote));
     len = cons_vote_sign_bytes(vote, chain_id, msg, sizeof(msg));
-    crypto_sign_detached(vote->sig, NULL, msg, len, sk);
+    sig_sign(ops, vote->sig, msg, len, sk);
 }
 
-int cons_vote_verify(const struct cons_vote *vote, const struct cons_valset *set,
-                     const char *chain_id)
+void cons_vote_sign(struct cons_vote *vote, const char *chain_id,
+                    const uint8_t sk[CONS_SK_BYTES])
+{
+    cons_vote_sign_ops(vote, chain_id, sk, NULL);
+}
+
+int cons_vote_verify_ops(const struct cons_vote *vote, const struct cons_valset *set,
+                         const char *chain_id, const struct cons_sig_ops *ops)
 {
     uint8_t msg[CONS_SIGN_BYTES_MAX];
     size_t len;
@@ -89,10 +114,16 @@ int cons_vote_verify(const struct cons_vote *vote, const struct cons_valset *set
         return DC_EMEMBER;
     }
     len = cons_vote_sign_bytes(vote, chain_id, msg, sizeof(msg));
-    if (crypto_sign_verify_detached(vote->sig, msg, len, set->keys[vote->validator]) != 0) {
+    if (sig_verify(ops, vote->sig, msg, len, set->keys[vote->validator]) != 0) {
         return DC_ESIGNATURE;
     }
     return 0;
+}
+
+int cons_vote_verify(const struct cons_vote *vote, const struct cons_valset *set,
+                     const char *chain_id)
+{
+    return cons_vote_verify_ops(vote, set, chain_id, NULL);
 }
 
 void cons_vote_encode(const struct cons_vote *vote, uint8_t out[CONS_VOTE_BYTES])
@@ -142,18 +173,24 @@ static int proposal_shape_ok(const struct cons_proposal *prop)
     return prop->height > 0 && prop->pol_round >= -1 && prop->pol_round < (int64_t)prop->round;
 }
 
-void cons_proposal_sign(struct cons_proposal *prop, const char *chain_id,
-                        const uint8_t sk[CONS_SK_BYTES])
+void cons_proposal_sign_ops(struct cons_proposal *prop, const char *chain_id,
+                            const uint8_t sk[CONS_SK_BYTES], const struct cons_sig_ops *ops)
 {
     uint8_t msg[CONS_SIGN_BYTES_MAX];
     size_t len;
     DC_ASSERT(proposal_shape_ok(prop));
     len = proposal_sign_bytes(prop, chain_id, msg, sizeof(msg));
-    crypto_sign_detached(prop->sig, NULL, msg, len, sk);
+    sig_sign(ops, prop->sig, msg, len, sk);
 }
 
-int cons_proposal_verify(const struct cons_proposal *prop, const struct cons_valset *set,
-                         const char *chain_id)
+void cons_proposal_sign(struct cons_proposal *prop, const char *chain_id,
+                        const uint8_t sk[CONS_SK_BYTES])
+{
+    cons_proposal_sign_ops(prop, chain_id, sk, NULL);
+}
+
+int cons_proposal_verify_ops(const struct cons_proposal *prop, const struct cons_valset *set,
+                             const char *chain_id, const struct cons_sig_ops *ops)
 {
     uint8_t msg[CONS_SIGN_BYTES_MAX];
     size_t len;
@@ -164,10 +201,16 @@ int cons_proposal_verify(const struct cons_proposal *prop, const struct cons_val
         return DC_EMEMBER;
     }
     len = proposal_sign_bytes(prop, chain_id, msg, sizeof(msg));
-    if (crypto_sign_verify_detached(prop->sig, msg, len, set->keys[prop->proposer]) != 0) {
+    if (sig_verify(ops, prop->sig, msg, len, set->keys[prop->proposer]) != 0) {
         return DC_ESIGNATURE;
     }
     return 0;
+}
+
+int cons_proposal_verify(const struct cons_proposal *prop, const struct cons_valset *set,
+                         const char *chain_id)
+{
+    return cons_proposal_verify_ops(prop, set, chain_id, NULL);
 }
 
 void cons_proposal_encode(const struct cons_proposal *prop, uint8_t out[CONS_PROPOSAL_BYTES])

@@ -48,6 +48,20 @@ struct cons_proposal {
     uint8_t sig[CONS_SIG_BYTES];
 };
 
+/*
+ * The signature scheme: Ed25519 (libsodium) wherever `ops` is NULL, which is everywhere in
+ * the node. Only the simulator passes other ops (tests/sim/fastsig.c, a keyed-hash stand-in)
+ * so that its millions of simulated messages are bound by the state machine rather than by
+ * curve arithmetic; the unit tests and the fuzzer run Ed25519.
+ */
+struct cons_sig_ops {
+    void (*sign)(uint8_t sig_out[CONS_SIG_BYTES], const uint8_t *msg, size_t len,
+                 const uint8_t sk[CONS_SK_BYTES]);
+    /* 0 when `sig` is valid for `msg` under `pk`. */
+    int (*verify)(const uint8_t sig[CONS_SIG_BYTES], const uint8_t *msg, size_t len,
+                  const uint8_t pk[CONS_PK_BYTES]);
+};
+
 /* Whether two votes say the same thing (signatures aside). */
 int cons_vote_same(const struct cons_vote *a, const struct cons_vote *b);
 
@@ -78,5 +92,15 @@ int cons_proposal_decode(const uint8_t *in, size_t len, struct cons_proposal *pr
 size_t cons_vote_sign_bytes(const struct cons_vote *vote, const char *chain_id,
                             uint8_t *out, size_t cap);
 #define CONS_SIGN_BYTES_MAX 160
+
+/* The same operations with an explicit signature scheme (NULL: Ed25519). */
+void cons_vote_sign_ops(struct cons_vote *vote, const char *chain_id,
+                        const uint8_t sk[CONS_SK_BYTES], const struct cons_sig_ops *ops);
+int cons_vote_verify_ops(const struct cons_vote *vote, const struct cons_valset *set,
+                         const char *chain_id, const struct cons_sig_ops *ops);
+void cons_proposal_sign_ops(struct cons_proposal *prop, const char *chain_id,
+                            const uint8_t sk[CONS_SK_BYTES], const struct cons_sig_ops *ops);
+int cons_proposal_verify_ops(const struct cons_proposal *prop, const struct cons_valset *set,
+                             const char *chain_id, const struct cons_sig_ops *ops);
 
 #endif

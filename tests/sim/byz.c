@@ -55,7 +55,7 @@ static void equivocate_proposal(struct sim_world *w, struct sim_node *node,
     alt.header.time_ticks += 1 + sim_rng_below(&w->rng, 7);
     cons_block_seal(&alt);
     cons_block_hash(&alt, second.proposal.block_hash);
-    cons_proposal_sign(&second.proposal, SIM_CHAIN, node->sk);
+    cons_proposal_sign_ops(&second.proposal, SIM_CHAIN, node->sk, w->sig_ops);
     second.block = &alt;
     w->byz_alt_height = msg->proposal.height;
     w->byz_alt_round = msg->proposal.round;
@@ -102,7 +102,7 @@ static void equivocate_vote(struct sim_world *w, struct sim_node *node,
         sim_net_send(w, node->m.cfg.self, CONS_TO_ALL, buf, sim_encode(msg, buf));
         return;
     }
-    cons_vote_sign(v, SIM_CHAIN, node->sk);
+    cons_vote_sign_ops(v, SIM_CHAIN, node->sk, w->sig_ops);
     w->res->equivocations++;
     send_split(w, node->m.cfg.self, msg, &second);
 }

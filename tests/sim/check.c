@@ -122,7 +122,7 @@ void sim_check_commit(struct sim_world *w, const struct sim_node *node,
         return;
     }
     cons_block_hash(block, hash);
-    if (cons_cert_verify(cert, hash, &w->valset, SIM_CHAIN) != 0) {
+    if (cons_cert_verify_ops(cert, hash, &w->valset, SIM_CHAIN, w->sig_ops) != 0) {
         sim_fail(w, "commit at height %llu without a valid certificate", (unsigned long long)h);
         return;
     }

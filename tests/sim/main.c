@@ -1,9 +1,12 @@
 /*
  * cons-sim: run the deterministic consensus simulator over seeds and scenarios.
- *   cons-sim [--scenario NAME|all] [--seeds N] [--seed S] [--first-seed S] [--verbose]
+ *   cons-sim [--scenario NAME|all] [--seeds N] [--seed S] [--first-seed S]
+ *            [--crypto fast|ed25519] [--verbose]
  * --seed S replays exactly one run; --seeds N runs seeds first..first+N-1, each over the
  * named scenario (all: seed i runs scenario i mod count). Exit 0 when every run held every
  * invariant; otherwise the first failure is printed with its replay command and exit is 1.
+ * --crypto picks the signature scheme: the fast stand-in (default, tests/sim/fastsig.c) or
+ * Ed25519; a replay must use the same one (the replay line says so).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +46,7 @@ struct options {
     uint64_t first;
     int one_seed;
     int verbose;
+    int ed25519;
 };
 
 static int parse_u64(const char *flag, const char *text, uint64_t *out)
@@ -61,7 +65,7 @@ static int parse_u64(const char *flag, const char *text, uint64_t *out)
 static void usage(FILE *to)
 {
     fprintf(to, "usage: cons-sim [--scenario NAME|all] [--seeds N] [--seed S] "
-                "[--first-seed S] [--verbose]\nscenarios:\n");
+                "[--first-seed S] [--crypto fast|ed25519] [--verbose]\nscenarios:\n");
     for (uint32_t i = 0; i < sim_scenario_count; i++) {
         fprintf(to, "  %-10s %s\n", sim_scenarios[i].name, sim_scenarios[i].what);
     }
@@ -74,7 +78,8 @@ static int parse(int argc, char **argv, struct options *opt)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = strcmp(a, "--scenario") == 0 || strcmp(a, "--seeds") == 0 ||
-                    strcmp(a, "--seed") == 0 || strcmp(a, "--first-seed") == 0;
+                    strcmp(a, "--seed") == 0 || strcmp(a, "--first-seed") == 0 ||
+                    strcmp(a, "--crypto") == 0;
         if (takes && v == NULL) {
             fprintf(stderr, "cons-sim: %s needs a value\n", a);
             return -1;
@@ -90,6 +95,12 @@ static int parse(int argc, char **argv, struct options *opt)
                 return -1;
             }
             opt->one_seed |= strcmp(a, "--seed") == 0;
+        } else if (strcmp(a, "--crypto") == 0) {
+            if (strcmp(v, "fast") != 0 && strcmp(v, "ed25519") != 0) {
+                fprintf(stderr, "cons-sim: --crypto: expected fast or ed25519, got '%s'\n", v);
+                return -1;
+            }
+            opt->ed25519 = strcmp(v, "ed25519") == 0;
         } else if (strcmp(a, "--verbose") == 0) {
             opt->verbose++;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -133,11 +144,13 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < opt.seeds; i++) {
         uint64_t seed = opt.first + i;
         const struct sim_scenario *sc = scenario_for(&opt, seed);
-        sim_run(sc, seed, opt.verbose, &res);
+        sim_run(sc, seed, opt.verbose, opt.ed25519, &res);
         if (!res.ok) {
-            printf("cons-sim: FAIL scenario=%s seed=%" PRIu64 " at t=%" PRIu64 ": %s\n"
-                   "replay: tests/sim/run --scenario %s --seed %" PRIu64 " --verbose\n",
-                   sc->name, seed, res.time, res.why, sc->name, seed);
+            printf("cons-sim: FAIL scenario=%s seed=%" PRIu64 " crypto=%s at t=%" PRIu64 ": %s\n"
+                   "replay: tests/sim/run --scenario %s --seed %" PRIu64 " --crypto %s "
+                   "--verbose\n",
+                   sc->name, seed, opt.ed25519 ? "ed25519" : "fast", res.time, res.why, sc->name,
+                   seed, opt.ed25519 ? "ed25519" : "fast");
             sim_release();
             return 1;
         }
@@ -147,10 +160,11 @@ int main(int argc, char **argv)
         equivocations += res.equivocations;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("cons-sim: OK %" PRIu64 " seeds (scenario %s, first seed %" PRIu64 "): %" PRIu64
+    printf("cons-sim: OK %" PRIu64 " seeds (scenario %s, first seed %" PRIu64 ", %s): %" PRIu64
            " blocks, %" PRIu64 " messages, %" PRIu64 " crashes, %" PRIu64
            " equivocations, %.1f s\n",
-           opt.seeds, opt.scenario, opt.first, heights, messages, crashes, equivocations,
+           opt.seeds, opt.scenario, opt.first, opt.ed25519 ? "ed25519" : "fast", heights,
+           messages, crashes, equivocations,
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     sim_release();
     return 0;

@@ -64,8 +64,11 @@ struct sim_result {
     uint64_t equivocations;
 };
 
-/* Run one world. `verbose` prints a line per commit and fault. */
-void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose,
+/*
+ * Run one world. `verbose` prints a line per commit and fault (2: every vote and proposal).
+ * `ed25519` signs with Ed25519; otherwise with the fast stand-in (fastsig.c).
+ */
+void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose, int ed25519,
              struct sim_result *result);
 /* Free the world's buffers (allocated once, reused by every run). */
 void sim_release(void);

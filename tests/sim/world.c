@@ -316,6 +316,7 @@ static void node_config(struct sim_world *w, struct sim_node *node, uint32_t ind
     cfg->recent_ids_max = SIM_IDS_MAX;
     memcpy(cfg->hash_key, &w->seed, 8);
     cfg->hash_key[8] = (uint8_t)index;
+    cfg->sig_ops = w->sig_ops;
     cfg->block_valid = sim_block_valid;
     cfg->block_valid_ctx = w;
 }
@@ -661,13 +662,14 @@ static void dump(const struct sim_world *w)
     }
 }
 
-void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose,
+void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose, int ed25519,
              struct sim_result *result)
 {
     struct sim_world *w = world_get();
     memset(result, 0, sizeof(*result));
     w->res = result;
     w->verbose = verbose;
+    w->sig_ops = ed25519 ? NULL : &sim_fast_sig;
     world_reset(w, sc, seed);
     world_setup(w);
     while (!w->failed) {

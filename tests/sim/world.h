@@ -67,6 +67,7 @@ struct sim_world {
     uint64_t seed;
     struct sim_rng rng;
     int verbose;
+    const struct cons_sig_ops *sig_ops; /* NULL: Ed25519 */
     struct sim_result *res;
     int failed;
     uint32_t n;
@@ -109,6 +110,9 @@ struct sim_world {
 
 __attribute__((format(printf, 2, 3)))
 void sim_fail(struct sim_world *w, const char *fmt, ...);
+
+/* fastsig.c */
+extern const struct cons_sig_ops sim_fast_sig;
 
 /* check.c */
 void sim_make_id(const struct sim_world *w, uint64_t counter, uint8_t id[CONS_ID_BYTES]);
