@@ -43,7 +43,7 @@ fail() {
 pick_ports() {
     local count=$1 base p busy
     for _ in $(seq 50); do
-        base=$((20000 + RANDOM % 30000))
+        base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
         busy=0
         for ((p = base; p < base + 2 * count; p++)); do
             if ss -Hln "( sport = :$p )" 2>/dev/null | grep -q .; then
