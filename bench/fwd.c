@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RCV_TIMEOUT_MS 100
@@ -161,4 +162,7 @@ void bench_fwd_run(struct bench_fwd *fwd)
         DC_ASSERT(tx_count <= DC_ARRAY_LEN(tx));
         send_all(fwd, tx, tx_count);
     }
+    struct timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    fwd->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
 }

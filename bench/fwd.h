@@ -36,6 +36,7 @@ struct bench_fwd {
     _Atomic uint64_t tx_dgrams;
     _Atomic uint64_t tx_errors;      /* datagrams the kernel refused to send */
     _Atomic uint64_t rx_truncated;   /* larger than a slot: dropped */
+    uint64_t cpu_ns;                 /* CPU time of bench_fwd_run's thread, set on return */
 };
 
 /*
