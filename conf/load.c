@@ -269,11 +269,17 @@ static int split_flag(int argc, char **argv, int i, struct diag *d, char *name, 
     }
     memcpy(name, arg + 2, n);
     name[n] = '\0';
+    id = conf_schema_find_flag(name);
+    if (id < 0 && strcmp(name, "config") != 0) {
+        const char *near = conf_schema_suggest_flag(name);
+        diag_add(d, DC_EUSAGE, "unknown flag '--%s'%s%s%s", name,
+                 near ? " (did you mean '--" : "", near ? near : "", near ? "'?)" : "");
+        return 0;
+    }
     if (eq != NULL) {
         *value = eq + 1;
         return 1;
     }
-    id = conf_schema_find_flag(name);
     if (id >= 0 && conf_schema[id].kind == CONF_KIND_BOOL) {
         *value = "true"; /* --bench-skip-verify alone switches it on */
         return 1;
@@ -303,11 +309,8 @@ static void scan_flags(struct conf_node *node, struct diag *d, int argc, char **
             continue;
         }
         int id = conf_schema_find_flag(name);
-        if (id < 0 && !apply) {
-            const char *near = conf_schema_suggest_flag(name);
-            diag_add(d, DC_EUSAGE, "unknown flag '--%s'%s%s%s", name,
-                     near ? " (did you mean '--" : "", near ? near : "", near ? "'?)" : "");
-        } else if (id >= 0 && apply) {
+        DC_ASSERT(id >= 0); /* split_flag() reported unknown flags */
+        if (apply) {
             set_from(node, d, id, value, CONF_SOURCE_FLAG);
         }
     }

@@ -319,7 +319,7 @@ static int set_enum(struct conf_node *node, int id, const char *s, char *why, si
                          choices[i]);
         used += n > 0 && (size_t)n < sizeof(list) - used ? (size_t)n : 0;
     }
-    return reason(DC_ERANGE, why, why_size, "'%.64s' is not one of: %s", s, list);
+    return reason(DC_ERANGE, why, why_size, "unknown value '%.64s' (one of: %s)", s, list);
 }
 
 static int parse_addr(int id, const char *s, struct conf_maddr *out, char *why,
@@ -327,11 +327,11 @@ static int parse_addr(int id, const char *s, struct conf_maddr *out, char *why,
 {
     const char *what = NULL;
     if (conf_maddr_parse(out, s, &what) != 0) {
-        return reason(DC_EMALFORMED, why, why_size, "'%.80s': %s", s, what);
+        return reason(DC_EMALFORMED, why, why_size, "bad address '%.80s': %s", s, what);
     }
     if (out->port == 0 && !(conf_schema[id].flags & CONF_KEY_PORT_ZERO_OK)) {
         return reason(DC_ERANGE, why, why_size,
-                      "'%.80s': port 0 is only allowed for a listen address", s);
+                      "bad address '%.80s': port 0 is only allowed for a listen address", s);
     }
     return 0;
 }
@@ -382,16 +382,16 @@ static int set_addrs_text(struct conf_node *node, int id, const char *text, char
 static int cores_add(struct conf_cores *c, long cpu, char *why, size_t why_size)
 {
     if (cpu < 0 || cpu > CONF_CPU_ID_MAX) {
-        return reason(DC_ERANGE, why, why_size, "CPU %ld is out of range 0..%d", cpu,
+        return reason(DC_ERANGE, why, why_size, "core %ld is out of range 0..%d", cpu,
                       CONF_CPU_ID_MAX);
     }
     for (size_t i = 0; i < c->count; i++) {
         if (c->ids[i] == cpu) {
-            return reason(DC_EMALFORMED, why, why_size, "CPU %ld is listed twice", cpu);
+            return reason(DC_EMALFORMED, why, why_size, "core %ld is listed twice", cpu);
         }
     }
     if (c->count == CONF_CORES_MAX) {
-        return reason(DC_ETOOBIG, why, why_size, "more than %u CPUs", CONF_CORES_MAX);
+        return reason(DC_ETOOBIG, why, why_size, "more than %u cores", CONF_CORES_MAX);
     }
     c->ids[c->count++] = (uint16_t)cpu;
     return 0;
@@ -410,7 +410,7 @@ static int parse_cores_text(const char *text, struct conf_cores *c, char *why, s
         char *end;
         if (*s < '0' || *s > '9') {
             return reason(DC_EMALFORMED, why, why_size,
-                          "'%.64s' is not auto or a CPU list like 0,2-5", text);
+                          "'%.64s' is not auto or a core list like 0,2-5", text);
         }
         long lo = strtol(s, &end, 10);
         long hi = lo;
@@ -418,11 +418,11 @@ static int parse_cores_text(const char *text, struct conf_cores *c, char *why, s
             s = end + 1;
             hi = (*s >= '0' && *s <= '9') ? strtol(s, &end, 10) : -1;
             if (hi < lo) {
-                return reason(DC_EMALFORMED, why, why_size, "bad CPU range in '%.64s'", text);
+                return reason(DC_EMALFORMED, why, why_size, "bad core range in '%.64s'", text);
             }
         }
         if (hi > CONF_CPU_ID_MAX) {
-            return reason(DC_ERANGE, why, why_size, "CPU %ld is out of range 0..%d", hi,
+            return reason(DC_ERANGE, why, why_size, "core %ld is out of range 0..%d", hi,
                           CONF_CPU_ID_MAX);
         }
         for (long cpu = lo; cpu <= hi; cpu++) {
@@ -436,7 +436,7 @@ static int parse_cores_text(const char *text, struct conf_cores *c, char *why, s
         }
         if (*end != ',') {
             return reason(DC_EMALFORMED, why, why_size,
-                          "'%.64s' is not auto or a CPU list like 0,2-5", text);
+                          "'%.64s' is not auto or a core list like 0,2-5", text);
         }
         s = end + 1;
     }
@@ -451,9 +451,13 @@ int conf_schema_set_text(struct conf_node *node, int id, const char *text, char 
     switch (conf_schema[id].kind) {
     case CONF_KIND_INT:
         rc = parse_int_text(text, &v);
+        if (rc == 0) {
+            rc = check_int(id, v, why, why_size);
+        }
         if (rc != 0) {
-            return reason(rc, why, why_size, rc == DC_ETYPE ? "'%.64s' is not an integer"
-                                                            : "'%.64s' is out of range", text);
+            return reason(rc, why, why_size, "'%.64s' is not a number in %lld..%lld%s", text,
+                          (long long)conf_schema[id].min, (long long)conf_schema[id].max,
+                          conf_schema[id].flags & CONF_KEY_POW2 ? " (a power of two)" : "");
         }
         return set_int(node, id, v, why, why_size);
     case CONF_KIND_STRING:
@@ -466,7 +470,8 @@ int conf_schema_set_text(struct conf_node *node, int id, const char *text, char 
         return set_addrs_text(node, id, text, why, why_size);
     case CONF_KIND_BOOL:
         if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) {
-            return reason(DC_ETYPE, why, why_size, "'%.64s' is not true or false", text);
+            return reason(DC_ETYPE, why, why_size,
+                          "'%.64s' is not true or false (as a flag it takes no value)", text);
         }
         *(bool *)field_of(node, id) = text[0] == 't';
         return 0;

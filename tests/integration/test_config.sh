@@ -82,7 +82,7 @@ set -e
 set +e
 DCHAT_PORT=port "$bin" config show >/dev/null 2>"$tmp/err"; rc=$?
 set -e
-[[ $rc -eq 1 && $(cat "$tmp/err") == "DCHAT_PORT: 'port' is not an integer" ]] ||
+[[ $rc -eq 1 && $(cat "$tmp/err") == "DCHAT_PORT: 'port' is not a number in 0..65535" ]] ||
   fail "bad DCHAT_PORT: exit $rc, $(cat "$tmp/err")"
 set +e
 run "$bin" config 2>/dev/null; rc=$?

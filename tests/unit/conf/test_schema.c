@@ -142,12 +142,12 @@ Test(conf_load, bad_flags_are_usage_errors)
     cr_assert(strstr(err, "--verify-workers needs a value") != NULL, "%s", err);
     char *a3[] = { "dchat", "--verify-workers", "0", NULL };
     cr_assert_eq(load(3, a3, envp), DC_EUSAGE);
-    cr_assert_str_eq(err, "--verify-workers: 0 is out of range 1..16");
+    cr_assert_str_eq(err, "--verify-workers: '0' is not a number in 1..16");
     char *a4[] = { "dchat", "stray", NULL };
     cr_assert_eq(load(2, a4, envp), DC_EUSAGE);
     char *a5[] = { "dchat", "--role", "leader", NULL };
     cr_assert_eq(load(3, a5, envp), DC_EUSAGE);
-    cr_assert_str_eq(err, "--role: 'leader' is not one of: relay, validator");
+    cr_assert_str_eq(err, "--role: unknown value 'leader' (one of: relay, validator)");
     char *a6[] = { "dchat", "--bench-skip-verify", "--poll=busy", NULL };
     cr_assert_eq(load(3, a6, envp), 0, "%s", err);
     cr_assert(node.dataplane.bench_skip_verify);
@@ -155,7 +155,7 @@ Test(conf_load, bad_flags_are_usage_errors)
     char *e1[] = { "DCHAT_PORT=90000", NULL };
     char *a7[] = { "dchat", NULL };
     cr_assert_eq(load(1, a7, e1), DC_ERANGE);
-    cr_assert_str_eq(err, "DCHAT_PORT: 90000 is out of range 0..65535");
+    cr_assert_str_eq(err, "DCHAT_PORT: '90000' is not a number in 0..65535");
 }
 
 Test(conf_load, file_errors_carry_line_column_and_suggestion)
@@ -179,7 +179,7 @@ Test(conf_load, file_errors_carry_line_column_and_suggestion)
              "found integer\n"
              "%s:5:7: dataplane.mtu: expected an integer, found string\n"
              "%s:6:18: dataplane.verify_workers: 99 is out of range 1..16\n"
-             "%s:7:9: dataplane.cores: bad CPU range in '1-0'\n"
+             "%s:7:9: dataplane.cores: bad core range in '1-0'\n"
              "%s:8:2: unknown table 'relais' (did you mean 'relay'?)",
              path, path, path, path, path, path);
     cr_assert_str_eq(err, want);
