@@ -356,6 +356,14 @@ static void on_nodes(struct eng_ctl_state *s, const struct eng_disc_msg *m, uint
     }
 }
 
+/* Whether `rec` is exactly the (verified) record we hold for its node. */
+static int held_same(void *arg, const struct eng_noderec *rec)
+{
+    struct eng_ctl_state *s = arg;
+    struct eng_kad_peer *peer = eng_kad_get(&s->table, rec->id);
+    return peer != NULL && peer->rec.seq == rec->seq && eng_noderec_equal(&peer->rec, rec);
+}
+
 static void count_bad(struct eng_ctl_state *s, int rc)
 {
     eng_disc_stats_inc(&s->stats, rc == DC_ESIGNATURE ? ENG_DISC_STAT_BAD_SIGNATURE
@@ -368,7 +376,8 @@ static void handle_discovery(struct eng_ctl_state *s, const uint8_t *body, size_
 {
     eng_disc_stats_inc(&s->stats, ENG_DISC_STAT_RX);
     struct eng_disc_msg *m = &s->msg;
-    int rc = eng_disc_decode(m, body, len);
+    const struct eng_disc_held held = { .same = held_same, .arg = s };
+    int rc = eng_disc_decode_held(m, body, len, &held);
     if (rc != 0) {
         count_bad(s, rc);
         return;

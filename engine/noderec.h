@@ -147,4 +147,19 @@ int eng_disc_encode(uint8_t *out, size_t cap, uint8_t type, uint64_t nonce,
  */
 int eng_disc_decode(struct eng_disc_msg *msg, const uint8_t *buf, size_t len);
 
+/*
+ * Records already verified: `same` returns 1 when `rec` (decoded, id filled, signature not
+ * yet checked) is byte-for-byte a record the caller verified earlier, so its signature need
+ * not be checked again. Peers repeat their record in every message; this keeps discovery's
+ * cost at one Ed25519 verification per new record instead of one per message.
+ */
+struct eng_disc_held {
+    int (*same)(void *arg, const struct eng_noderec *rec);
+    void *arg;
+};
+
+/* eng_disc_decode() that skips the signature check of records `held` vouches for. */
+int eng_disc_decode_held(struct eng_disc_msg *msg, const uint8_t *buf, size_t len,
+                         const struct eng_disc_held *held);
+
 #endif

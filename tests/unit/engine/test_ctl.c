@@ -20,8 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NODES 5
+#define NODES 24
 #define INTERVAL_MS 200
+#define CHAIN_INTERVAL_MS 500 /* 24 nodes on a shared 2-core machine: room for scheduling */
 
 static struct eng_ctl ctl[NODES];
 static struct eng_key keys[NODES];
@@ -32,6 +33,8 @@ static void sleep_ms(int ms)
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
 }
+
+static uint32_t interval_ms = INTERVAL_MS;
 
 static void start_node_at(int i, int boot_from, uint16_t port, const struct sockaddr_in *boot);
 
@@ -61,7 +64,7 @@ static void start_node_at(int i, int boot_from, uint16_t port, const struct sock
         p.bootstrap_len[0] = sizeof(*boot);
         p.bootstrap_count = 1;
     }
-    p.peer_check_interval_ms = INTERVAL_MS;
+    p.peer_check_interval_ms = interval_ms;
     p.udp_fd = -1;
     cr_assert_eq(eng_ctl_start_params(&ctl[i], &p), 0, "node %d starts", i + 1);
 }
@@ -83,6 +86,7 @@ static void wait_counts(int i, uint32_t want_connected, uint32_t want_known, int
 
 static void setup(void)
 {
+    memset(ctl, 0, sizeof(ctl));
     for (int i = 0; i < NODES; i++) {
         cr_assert_eq(eng_key_generate(&keys[i]), 0);
         snprintf(dirs[i], sizeof(dirs[i]), "/tmp/dchat-test-ctl-%d/node%d", (int)getpid(), i + 1);
@@ -122,7 +126,7 @@ Test(eng_ctl, day_1_to_4_discovery_failure_join_and_restart, .init = setup, .fin
     /* Node 2 comes back with no bootstrap list: its saved peers bring it in. */
     start_node(1, -1);
     wait_counts(1, 4, 5, 10000);
-    for (int i = 0; i < NODES; i++) {
+    for (int i = 0; i < 5; i++) {
         wait_counts(i, 4, 5, 10000);
     }
 }
@@ -315,4 +319,18 @@ Test(eng_ctl, find_from_an_unproven_address_gets_a_ping_first_then_the_answer, .
     cr_assert_eq(m.node_count, 1);
     cr_assert_eq(memcmp(m.nodes[0].id, keys[1].id, 32), 0, "the answer holds node 2");
     close(fd);
+}
+
+Test(eng_ctl, a_chain_of_24_bootstraps_converges_to_a_full_view, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    /* Each node knows only the one started before it; lookups must do the rest. */
+    interval_ms = CHAIN_INTERVAL_MS;
+    start_node(0, -1);
+    for (int i = 1; i < NODES; i++) {
+        start_node(i, i - 1);
+    }
+    for (int i = 0; i < NODES; i++) {
+        wait_counts(i, NODES - 1, NODES, 60000);
+    }
 }

@@ -150,3 +150,40 @@ Test(eng_disc, messages_round_trip_and_reject_trailing_and_forged_bytes)
     buf[1] = 9;
     cr_assert_eq(eng_disc_decode(&msg, buf, (size_t)len), DC_EMALFORMED);
 }
+
+static struct eng_noderec held_rec;
+static int held_calls;
+
+static int same_as_held(void *arg, const struct eng_noderec *rec)
+{
+    (void)arg;
+    held_calls++;
+    return eng_noderec_equal(&held_rec, rec);
+}
+
+Test(eng_disc, held_records_skip_only_their_own_exact_bytes)
+{
+    struct eng_key key;
+    eng_key_generate(&key);
+    make(&held_rec, &key, 3);
+    uint8_t rec[ENG_NODEREC_BYTES_MAX], buf[1472];
+    int rec_len = eng_noderec_encode(&held_rec, rec, sizeof(rec));
+    const struct eng_disc_held held = { .same = same_as_held, .arg = NULL };
+    static struct eng_disc_msg msg;
+
+    int len = eng_disc_encode(buf, sizeof(buf), ENG_DISC_PING, 1, rec, (size_t)rec_len, NULL,
+                              NULL, 0);
+    cr_assert_eq(eng_disc_decode_held(&msg, buf, (size_t)len, &held), 0);
+    cr_assert_eq(held_calls, 1);
+    cr_assert_eq(memcmp(msg.sender.id, key.id, 32), 0, "id derived before the callback");
+    /* One flipped signature bit: not the held bytes, so it is verified, and fails. */
+    buf[len - 1] ^= 1;
+    cr_assert_eq(eng_disc_decode_held(&msg, buf, (size_t)len, &held), DC_ESIGNATURE);
+    /* A newer record of the same node is not vouched for either, but verifies. */
+    struct eng_noderec newer;
+    make(&newer, &key, 4);
+    rec_len = eng_noderec_encode(&newer, rec, sizeof(rec));
+    len = eng_disc_encode(buf, sizeof(buf), ENG_DISC_PONG, 2, rec, (size_t)rec_len, NULL, NULL, 0);
+    cr_assert_eq(eng_disc_decode_held(&msg, buf, (size_t)len, &held), 0);
+    cr_assert_eq(msg.sender.seq, 4);
+}
