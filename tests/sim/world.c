@@ -124,17 +124,14 @@ uint32_t sim_encode(const struct cons_msg *msg, uint8_t *out)
 
 static void wal_append(struct sim_world *w, struct sim_node *node, const struct cons_msg *rec)
 {
+    uint8_t buf[SIM_MSG_BYTES_MAX];
     size_t size = cons_record_encoded_size(rec);
-    struct sim_record *r;
-    if (node->wal_count == SIM_WAL_MAX) {
-        sim_fail(w, "simulated WAL full (raise SIM_WAL_MAX)");
-        return;
+    DC_ASSERT(size > 0 && size <= sizeof(buf));
+    size = cons_record_encode(rec, buf, sizeof(buf));
+    int err = cons_wal_append(&node->wal, 1, buf, (uint32_t)size, NULL);
+    if (err != 0) {
+        sim_fail(w, "node %u: WAL append failed: %s", node->m.cfg.self, dc_strerror(err));
     }
-    DC_ASSERT(size > 0 && size <= SIM_MSG_BYTES_MAX);
-    r = &node->wal[node->wal_count++];
-    r->height = rec->kind == CONS_MSG_VOTE ? rec->vote.height : rec->proposal.height;
-    r->len = (uint32_t)cons_record_encode(rec, r->bytes, sizeof(r->bytes));
-    r->synced = 0;
 }
 
 static void store_append(struct sim_world *w, struct sim_node *node,
@@ -154,16 +151,21 @@ static void store_append(struct sim_world *w, struct sim_node *node,
 
 static int node_dirty(const struct sim_node *node)
 {
-    return (node->wal_count > 0 && !node->wal[node->wal_count - 1].synced) ||
+    return cons_wal_next_seq(&node->wal) - 1 > cons_wal_synced_seq(&node->wal) ||
            (node->store_top > 0 && !node->store[node->store_top].synced);
 }
 
-/* Power loss: whatever was written after the last sync is gone. */
+/*
+ * Power loss: whatever was written after the last sync is gone, except (sometimes) a prefix
+ * of the log's unsynced bytes, which recovery must cut at a record boundary.
+ */
 static void node_crash(struct sim_world *w, struct sim_node *node)
 {
-    while (node->wal_count > 0 && !node->wal[node->wal_count - 1].synced) {
-        node->wal_count--;
-    }
+    uint64_t unsynced = node->wal_mem.len - node->wal_mem.durable_len;
+    uint64_t keep = sim_rng_chance(&w->rng, 500) ? sim_rng_below(&w->rng, unsynced + 1) : 0;
+    cons_wal_fini(&node->wal);
+    node->wal_open = 0;
+    cons_disk_mem_crash(&node->wal_mem, keep);
     while (node->store_top > 0 && !node->store[node->store_top].synced) {
         node->store[node->store_top].len = 0;
         node->store_top--;
@@ -171,39 +173,33 @@ static void node_crash(struct sim_world *w, struct sim_node *node)
     node->up = 0;
     w->res->crashes++;
     if (w->verbose) {
-        printf("t=%llu node %u crashes (store at %llu, %u log records kept)\n",
+        printf("t=%llu node %u crashes (store at %llu, log keeps %llu of %llu unsynced bytes)\n",
                (unsigned long long)w->now, node->m.cfg.self,
-               (unsigned long long)node->store_top, node->wal_count);
+               (unsigned long long)node->store_top, (unsigned long long)keep,
+               (unsigned long long)unsynced);
     }
 }
 
 /* Group commit: one sync for everything written since the last. 0 when power failed first. */
 static int flush(struct sim_world *w, struct sim_node *node)
 {
-    uint32_t kept = 0;
     if (!node_dirty(node)) {
         return 1;
     }
     if (w->sc->crashes && !w->healed && sim_rng_chance(&w->rng, CRASH_MID_BATCH_PM)) {
+        /* The log may have written part of the batch out already: write it, then fail. */
+        (void)cons_wal_flush(&node->wal);
         node_crash(w, node);
         return 0;
     }
-    for (uint32_t i = 0; i < node->wal_count; i++) {
-        node->wal[i].synced = 1;
+    int err = cons_wal_sync(&node->wal);
+    if (err != 0) {
+        sim_fail(w, "node %u: WAL sync failed: %s", node->m.cfg.self, dc_strerror(err));
+        return 0;
     }
     for (uint64_t h = node->store_top; h > 0 && !node->store[h].synced; h--) {
         node->store[h].synced = 1;
     }
-    /* Records of stored heights are obsolete: the block and its certificate supersede them. */
-    for (uint32_t i = 0; i < node->wal_count; i++) {
-        if (node->wal[i].height > node->store_top) {
-            if (kept != i) {
-                node->wal[kept] = node->wal[i];
-            }
-            kept++;
-        }
-    }
-    node->wal_count = kept;
     return 1;
 }
 
@@ -321,6 +317,45 @@ static void node_config(struct sim_world *w, struct sim_node *node, uint32_t ind
     cfg->block_valid_ctx = w;
 }
 
+/* Recover the log (cutting a torn tail) and replay our own records into the machine. */
+static int replay_log(struct sim_world *w, struct sim_node *node)
+{
+    struct cons_wal_config cfg = {
+        .kind = CONS_WAL_KIND_VOTES, .payload_bytes_max = SIM_MSG_BYTES_MAX,
+        .buffer = node->wal_buffer, .buffer_bytes = SIM_WAL_BUFFER_BYTES, .first_seq = 1,
+    };
+    struct cons_wal_report report;
+    struct cons_wal_cursor cursor;
+    struct cons_wal_record rec;
+    struct cons_msg msg;
+    if (node->wal_open) {
+        cons_wal_fini(&node->wal);
+    }
+    int err = cons_wal_open(&node->wal, cons_disk_mem_disk(&node->wal_mem), &cfg, &report);
+    if (err != 0) {
+        sim_fail(w, "node %u: WAL recovery failed: %s (%s)", node->m.cfg.self,
+                 dc_strerror(err), report.why != NULL ? report.why : "?");
+        return err;
+    }
+    node->wal_open = 1;
+    cons_wal_cursor_init(&node->wal, &cursor);
+    while ((err = cons_wal_next(&node->wal, &cursor, &rec, w->wal_payload,
+                                sizeof(w->wal_payload))) == 1) {
+        err = cons_record_decode(rec.payload, rec.payload_len, &msg, &w->dec_block);
+        DC_ASSERT(err == 0); /* the log checksums what we wrote */
+        err = cons_machine_restore(&node->m, &msg);
+        if (err != 0 && err != DC_ESTALE) {
+            sim_fail(w, "node %u: restoring its own log failed: %s", node->m.cfg.self,
+                     dc_strerror(err));
+            return err;
+        }
+    }
+    if (err != 0) {
+        sim_fail(w, "node %u: reading the WAL failed: %s", node->m.cfg.self, dc_strerror(err));
+    }
+    return err;
+}
+
 /* (Re)start a validator from its disk: the stored chain, then its log for the next height. */
 static void node_boot(struct sim_world *w, struct sim_node *node, uint32_t index)
 {
@@ -340,14 +375,8 @@ static void node_boot(struct sim_world *w, struct sim_node *node, uint32_t index
         prev_time = w->dec_block.header.time_ticks;
     }
     cons_machine_start(&node->m, node->store_top + 1, prev_hash, prev_time);
-    for (uint32_t i = 0; i < node->wal_count; i++) {
-        err = cons_record_decode(node->wal[i].bytes, node->wal[i].len, &rec, &w->dec_block);
-        DC_ASSERT(err == 0);
-        err = cons_machine_restore(&node->m, &rec);
-        if (err != 0 && err != DC_ESTALE) {
-            sim_fail(w, "node %u: restoring its own log failed: %s", index, dc_strerror(err));
-            return;
-        }
+    if (replay_log(w, node) != 0) {
+        return;
     }
     node->up = 1;
     cons_machine_begin(&node->m, node->ticks, &node->out);
@@ -512,10 +541,12 @@ static struct sim_world *world_get(void)
     DC_ASSERT(w->msgs && w->heap && w->free_list && w->committed_hash && w->committed_set &&
               w->id_committed && w->votes);
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
-        w->nodes[i].wal = calloc(SIM_WAL_MAX, sizeof(struct sim_record));
+        w->nodes[i].wal_bytes = calloc(1, SIM_WAL_BYTES);
+        w->nodes[i].wal_buffer = calloc(1, SIM_WAL_BUFFER_BYTES);
         w->nodes[i].store = calloc(SIM_HEIGHTS_MAX, sizeof(struct sim_stored));
         w->nodes[i].arena = aligned_alloc(64, 1u << 20);
-        DC_ASSERT(w->nodes[i].wal && w->nodes[i].store && w->nodes[i].arena);
+        DC_ASSERT(w->nodes[i].wal_bytes && w->nodes[i].wal_buffer && w->nodes[i].store &&
+                  w->nodes[i].arena);
     }
     return w;
 }
@@ -524,7 +555,8 @@ void sim_release(void)
 {
     struct sim_world *w = world_get();
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
-        free(w->nodes[i].wal);
+        free(w->nodes[i].wal_bytes);
+        free(w->nodes[i].wal_buffer);
         free(w->nodes[i].store);
         free(w->nodes[i].arena);
     }
@@ -583,7 +615,11 @@ static void world_setup(struct sim_world *w)
         node->period = w->sc->skew ? 5 + (uint32_t)sim_rng_below(&w->rng, 16) : 10;
         node->ticks = w->sc->skew ? sim_rng_below(&w->rng, 1000) : 0;
         node->next_tick_at = 1 + sim_rng_below(&w->rng, node->period);
-        node->wal_count = 0;
+        if (node->wal_open) {
+            cons_wal_fini(&node->wal);
+            node->wal_open = 0;
+        }
+        cons_disk_mem_init(&node->wal_mem, node->wal_bytes, SIM_WAL_BYTES);
         node->store_top = 0;
         node->restarts = 0;
     }

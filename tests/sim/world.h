@@ -7,16 +7,10 @@
 
 #include <stdint.h>
 
+#include "consensus/wal.h"
 #include "sim.h"
 
 #define SIM_CHAIN "sim-chain"
-
-struct sim_record {
-    uint64_t height;
-    uint32_t len;
-    uint8_t synced;
-    uint8_t bytes[SIM_MSG_BYTES_MAX];
-};
 
 struct sim_stored {
     uint32_t len;                       /* 0: not stored */
@@ -36,8 +30,13 @@ struct sim_node {
     uint32_t period;                    /* time units per tick: clock skew */
     uint64_t ticks;
     uint64_t next_tick_at;
-    struct sim_record *wal;
-    uint32_t wal_count;
+    /* The vote log: the real write-ahead log (consensus/wal.c) over a memory disk that loses
+     * unsynced writes, or keeps a torn prefix of them, on a crash. */
+    struct cons_disk_mem wal_mem;
+    uint8_t *wal_bytes;
+    uint8_t *wal_buffer;                /* its group-commit buffer */
+    struct cons_wal wal;
+    uint8_t wal_open;
     struct sim_stored *store;           /* indexed by height */
     uint64_t store_top;
     uint64_t restarts;
@@ -102,6 +101,7 @@ struct sim_world {
     uint8_t *id_committed;
     struct sim_vote_entry *votes;
     uint64_t gen;
+    uint8_t wal_payload[SIM_MSG_BYTES_MAX];
     /* decode scratch */
     uint8_t dec_ids[SIM_BLOCK_IDS][CONS_ID_BYTES];
     struct cons_block dec_block;
