@@ -27,6 +27,14 @@
 #include <stdint.h>
 
 #define DP_IO_VERIFY_BATCH 32
+#define DP_IO_PENDING_MAX 1024
+
+/* A parsed message of the current receive burst, waiting for its de-dup lookup. */
+struct dp_io_pending {
+    struct dp_wire_msg msg; /* points into the receive buffer */
+    uint64_t hash;
+    int src_peer;
+};
 
 struct dp_io {
     const struct dp_backend_ops *ops;
@@ -49,6 +57,9 @@ struct dp_io {
     uint32_t msg_count;
     struct dp_msg *batch[DP_FANOUT_PEERS_MAX][DP_IO_VERIFY_BATCH];
     uint32_t batch_len[DP_FANOUT_PEERS_MAX];
+    /* the burst's messages: hashed and prefetched first, looked up after */
+    struct dp_io_pending pending[DP_IO_PENDING_MAX];
+    uint32_t pending_count;
     /* clock: seconds since start, kept by the main thread (no clock calls on the hot path) */
     const _Atomic uint32_t *clock_s;
     uint32_t now_s;
@@ -82,11 +93,13 @@ void dp_io_fini(struct dp_io *io);
 /* The I/O thread's loop; returns when *stop is set and the thread was woken. */
 void dp_io_main_loop(struct dp_io *io);
 /*
- * I/O thread (and the fuzzer): one received datagram through parse, de-dup, subscribe and
- * the control port; messages go to the verify batches (or to fan-out with skip_verify).
- * Nothing is sent until the loop's flush.
+ * I/O thread (and the fuzzer): received datagrams through parse, de-dup, subscribe and the
+ * control port; messages go to the verify batches (or to fan-out with skip_verify). Two
+ * passes: parse and hash every message of the burst (prefetching its de-dup bucket), then
+ * look them up. The datagrams must stay valid until it returns; nothing is sent until the
+ * loop's flush.
  */
-void dp_io_on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt);
+void dp_io_process(struct dp_io *io, const struct dp_rx_pkt *pkts, uint32_t count);
 /* Any thread: wake a sleeping I/O thread (used by workers and on stop). */
 void dp_io_wake(void *io);
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #define BURST 32
-#define SPINS_BEFORE_SLEEP 2000
+#define SPINS_BEFORE_SLEEP 100
 
 int dp_verify_worker_init(struct dp_verify_worker *w, uint32_t in_slots, uint32_t out_slots,
                           int busy_poll, const _Atomic int *stop)

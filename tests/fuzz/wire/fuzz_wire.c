@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pkt.data = data + 1;
         pkt.len = (uint32_t)size - 1;
     }
-    dp_io_on_datagram(&io, &pkt);
+    dp_io_process(&io, &pkt, 1);
     dp_fanout_flush(&io.fanout);
     dp_fanout_expire(&io.fanout, io.now_s);
     struct dp_ctl_msg msg;

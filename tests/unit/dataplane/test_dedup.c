@@ -16,6 +16,7 @@ Test(dp_dedup, rejects_bad_sizes)
     struct dp_dedup dd;
     cr_assert_eq(dp_dedup_init(&dd, 0, 10), -EINVAL);
     cr_assert_eq(dp_dedup_init(&dd, 1024, 0), -EINVAL);
+    cr_assert_eq(dp_dedup_init(&dd, 1024, DP_DEDUP_WINDOW_S_MAX + 1), -EINVAL);
 }
 
 Test(dp_dedup, second_sighting_is_a_duplicate_and_distinct_keys_are_not)
@@ -66,20 +67,46 @@ Test(dp_dedup, entries_expire_after_the_window)
 Test(dp_dedup, a_full_table_evicts_the_oldest_and_counts_it)
 {
     struct dp_dedup dd;
-    cr_assert_eq(dp_dedup_init(&dd, 4, 1000), 0); /* one bucket of four ways */
+    cr_assert_eq(dp_dedup_init(&dd, DP_DEDUP_WAYS, 1000), 0); /* one bucket */
     uint8_t key[32];
-    for (uint32_t i = 0; i < 4; i++) {
+    for (uint32_t i = 0; i < DP_DEDUP_WAYS; i++) {
         key_of(key, i);
         cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), 10 + i), 0);
     }
     cr_assert_eq(dd.evictions, 0);
-    key_of(key, 4);
+    key_of(key, DP_DEDUP_WAYS);
     cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), 20), 0);
     cr_assert_eq(dd.evictions, 1);
     key_of(key, 0); /* the oldest, overwritten */
     cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), 21), 0);
-    key_of(key, 3); /* the newest of the first four survived both evictions */
+    key_of(key, DP_DEDUP_WAYS - 1); /* the newest of the first ones survived both evictions */
     cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), 21), 1);
+    dp_dedup_fini(&dd);
+}
+
+Test(dp_dedup, stamps_wrap_without_losing_the_window)
+{
+    struct dp_dedup dd;
+    cr_assert_eq(dp_dedup_init(&dd, 1024, 10), 0);
+    uint8_t key[32];
+    key_of(key, 1);
+    uint32_t t = (1u << 24) - 5; /* the 24-bit stamp wraps during the window */
+    cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), t), 0);
+    cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), t + 9), 1);
+    cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), t + 10), 0);
+    dp_dedup_fini(&dd);
+}
+
+Test(dp_dedup, hash_then_check_equals_check)
+{
+    struct dp_dedup dd;
+    cr_assert_eq(dp_dedup_init(&dd, 1024, 10), 0);
+    uint8_t key[32];
+    key_of(key, 5);
+    uint64_t h = dp_dedup_hash(&dd, key, sizeof(key));
+    dp_dedup_prefetch(&dd, h);
+    cr_assert_eq(dp_dedup_check_hash(&dd, h, 3), 0);
+    cr_assert_eq(dp_dedup_check(&dd, key, sizeof(key), 3), 1);
     dp_dedup_fini(&dd);
 }
 
