@@ -5,14 +5,13 @@
  *
  * DIR is what `dchat genesis --out DIR` wrote. Every validator of the genesis runs the
  * Tendermint state machine (consensus/machine.h) in this one process over a zero-delay
- * in-memory network (every message encoded and decoded as on the wire). Validator i keeps
- * DATA/v<i>/votes.wal and DATA/v<i>/blocks.log and carries out its actions the way a node
- * must: PERSIST appends to the WAL; the WAL is synced once before the first SEND that follows
- * (group commit); COMMIT appends to the block store, syncs it, then prunes the WAL;
- * SERVE_SYNC answers from the block store. On start each validator resumes from its store
- * and replays its WAL through cons_machine_restore(), so a run that --crash-at K killed
- * (_exit right after validator 0 stored height K, with messages in flight lost) continues.
- * It stops when every validator stored height H and prints each one's head hash.
+ * in-memory network (every message encoded and decoded as on the wire), with its own data
+ * directory DATA/v<i>/ (votes.wal, blocks.log) driven through consensus/datadir.h exactly as
+ * the validator node must: PERSIST into the WAL, one sync before the SENDs that follow (group
+ * commit), COMMIT into the block store then prune the WAL, SERVE_SYNC from the store. On start
+ * each validator resumes after its stored head and replays its WAL, so a run that
+ * --crash-at K killed (_exit right after validator 0 stored height K; messages in flight are
+ * lost) continues. It stops when every validator stored height H and prints each head hash.
  */
 #include "engine/key.h"
 
@@ -20,6 +19,7 @@
 #include "common/dc_assert.h"
 #include "common/dc_err.h"
 #include "common/dc_log.h"
+#include "consensus/datadir.h"
 #include "consensus/genesis.h"
 #include "consensus/machine.h"
 #include "consensus/store.h"
@@ -37,18 +37,12 @@
 #define QUEUE_MAX 65536u
 #define BYTES_MAX (64u << 20)
 #define STEPS_MAX 20000000ull
-#define WAL_BUFFER_BYTES (64u * 1024)
 #define SYNC_BLOCKS_MAX 16u
 
 struct validator {
     struct cons_machine *m;
     void *arena;
-    struct cons_disk_file wal_file;
-    struct cons_disk_file store_file;
-    struct cons_wal wal;
-    struct cons_store store;
-    uint8_t *wal_buffer;
-    int unsynced;               /* PERSISTed records not yet covered by a sync */
+    struct cons_datadir dd;
 };
 
 struct queued {
@@ -68,7 +62,6 @@ static struct cons_actions out;
 static uint8_t ids[CONS_BLOCK_IDS_MAX][CONS_ID_BYTES];
 static struct cons_block scratch_block;
 static struct cons_cert scratch_cert;
-static uint8_t *record;
 static uint64_t next_id;
 
 static void die(const char *what, int rc)
@@ -92,78 +85,42 @@ static void enqueue(uint32_t from, uint16_t to, const struct cons_msg *msg)
     }
 }
 
-static void persist(struct validator *v, const struct cons_msg *msg)
+static void check(int rc, const char *what)
 {
-    size_t len = cons_record_encoded_size(msg);
-    DC_ASSERT(len > 0 && len <= CONS_STORE_PAYLOAD_BYTES_MAX);
-    cons_record_encode(msg, record, len);
-    int rc = cons_wal_append(&v->wal, msg->kind, record, (uint32_t)len, NULL);
     if (rc != 0) {
-        die("wal append", rc);
+        die(what, rc);
     }
-    v->unsynced = 1;
-}
-
-/* Group commit: one sync covers every record before the SEND about to leave. */
-static void sync_wal(struct validator *v)
-{
-    if (v->unsynced) {
-        int rc = cons_wal_sync(&v->wal);
-        if (rc != 0) {
-            die("wal sync", rc);
-        }
-        v->unsynced = 0;
-    }
-}
-
-static void commit(struct validator *v, const struct cons_action *a)
-{
-    int rc = cons_store_append(&v->store, a->block, a->cert);
-    if (rc == 0) {
-        rc = cons_store_sync(&v->store);
-    }
-    if (rc == 0) {
-        rc = cons_wal_reset(&v->wal); /* the height is in the store: its votes may go */
-    }
-    if (rc != 0) {
-        die("commit", rc);
-    }
-    v->unsynced = 0;
 }
 
 static void serve_sync(uint32_t index, const struct cons_action *a)
 {
     struct validator *v = &vals[index];
-    uint64_t last = cons_store_height(&v->store);
+    uint64_t last = cons_datadir_height(&v->dd);
     for (uint64_t h = a->height; h <= last && h < a->height + SYNC_BLOCKS_MAX; h++) {
-        int rc = cons_store_read(&v->store, h, &scratch_block, &scratch_cert);
-        if (rc != 0) {
-            die("store read", rc);
-        }
-        struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK, .block = &scratch_block,
-                                .cert = &scratch_cert };
+        struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK };
+        check(cons_datadir_read(&v->dd, h, &msg.block, &msg.cert), "store read");
         enqueue(index, a->to, &msg);
     }
 }
 
+/* The node's storage duties, in action order (consensus/datadir.h). */
 static void run_actions(uint32_t index)
 {
     struct validator *v = &vals[index];
     for (uint32_t i = 0; i < out.count; i++) {
         const struct cons_action *a = &out.items[i];
         if (a->type == CONS_ACT_PERSIST) {
-            persist(v, &a->msg);
+            check(cons_datadir_persist(&v->dd, &a->msg), "persist");
         } else if (a->type == CONS_ACT_SEND) {
-            sync_wal(v);
-            DC_ASSERT(cons_wal_synced_seq(&v->wal) + 1 == cons_wal_next_seq(&v->wal));
+            check(cons_datadir_before_send(&v->dd), "wal sync");
             enqueue(index, a->to, &a->msg);
         } else if (a->type == CONS_ACT_COMMIT) {
-            commit(v, a);
+            check(cons_datadir_commit(&v->dd, a->block, a->cert), "commit");
         } else if (a->type == CONS_ACT_SERVE_SYNC) {
             serve_sync(index, a);
         }
     }
-    sync_wal(v);
+    check(cons_datadir_before_send(&v->dd), "wal sync");
 }
 
 /* Keep ids pending at every validator, as gossip would. */
@@ -181,83 +138,27 @@ static void refill(uint32_t per_block)
     }
 }
 
-static void open_storage(struct validator *v, const char *dir)
-{
-    char path[PATH_MAX + 64];
-    struct cons_store_problem problem = { 0 };
-    snprintf(path, sizeof(path), "%s/%s", dir, CONS_STORE_FILE_NAME);
-    int rc = cons_disk_file_open(&v->store_file, path, CONS_DISK_CREATE);
-    if (rc == 0) {
-        rc = cons_store_open(&v->store, cons_disk_file_disk(&v->store_file), 0, &problem);
-    }
-    if (rc != 0) {
-        fprintf(stderr, "cons_net: %s: %s %s\n", path, dc_strerror(rc), problem.why);
-        exit(1);
-    }
-    snprintf(path, sizeof(path), "%s/%s", dir, CONS_WAL_VOTES_FILE_NAME);
-    v->wal_buffer = dc_alloc(WAL_BUFFER_BYTES);
-    struct cons_wal_config config = { .kind = CONS_WAL_KIND_VOTES,
-                                      .payload_bytes_max = CONS_STORE_PAYLOAD_BYTES_MAX,
-                                      .buffer = v->wal_buffer,
-                                      .buffer_bytes = WAL_BUFFER_BYTES,
-                                      .first_seq = 1 };
-    rc = cons_disk_file_open(&v->wal_file, path, CONS_DISK_CREATE);
-    if (rc == 0) {
-        rc = cons_wal_open(&v->wal, cons_disk_file_disk(&v->wal_file), &config, NULL);
-    }
-    if (rc != 0) {
-        die(path, rc);
-    }
-}
-
-/* Resume after the stored head, then replay this height's own votes from the WAL. */
-static void resume(struct validator *v)
-{
-    uint8_t prev[CONS_HASH_BYTES];
-    uint64_t prev_time = 0;
-    uint64_t height = cons_store_height(&v->store);
-    cons_genesis_hash(&genesis, prev);
-    if (height > 0) {
-        int rc = cons_store_read(&v->store, height, &scratch_block, &scratch_cert);
-        if (rc != 0) {
-            die("read head", rc);
-        }
-        memcpy(prev, cons_store_head_hash(&v->store), CONS_HASH_BYTES);
-        prev_time = scratch_block.header.time_ticks;
-    }
-    cons_machine_start(v->m, height + 1, prev, prev_time);
-    struct cons_wal_cursor cursor;
-    struct cons_wal_record rec;
-    cons_wal_cursor_init(&v->wal, &cursor);
-    int rc;
-    while ((rc = cons_wal_next(&v->wal, &cursor, &rec, record, CONS_STORE_PAYLOAD_BYTES_MAX)) ==
-           1) {
-        struct cons_msg msg;
-        rc = cons_record_decode(rec.payload, rec.payload_len, &msg, &scratch_block);
-        if (rc == 0) {
-            rc = cons_machine_restore(v->m, &msg);
-        }
-        if (rc != 0 && rc != DC_ESTALE) {
-            die("wal replay", rc);
-        }
-    }
-    if (rc < 0) {
-        die("wal read", rc);
-    }
-}
-
 static void load_validator(uint32_t i, const char *net, const char *data, uint32_t ids_max)
 {
-    char path[PATH_MAX], why[128] = "";
+    char path[PATH_MAX + 64], why[CONS_DATADIR_ERROR_BYTES] = "";
+    struct validator *v = &vals[i];
+    snprintf(path, sizeof(path), "%s/v%u", data, i + 1);
+    char genesis_path[PATH_MAX + 64];
+    snprintf(genesis_path, sizeof(genesis_path), "%s/%s", net, CONS_GENESIS_FILE_NAME);
+    int rc = cons_datadir_open(&v->dd, path, genesis_path, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "cons_net: %s\n", why);
+        exit(1);
+    }
     struct eng_key key;
     snprintf(path, sizeof(path), "%s/validator%u.key", net, i + 1);
-    int rc = eng_key_load(&key, path, why, sizeof(why));
+    rc = eng_key_load(&key, path, why, sizeof(why));
     if (rc != 0) {
         fprintf(stderr, "cons_net: %s: %s %s\n", path, dc_strerror(rc), why);
         exit(1);
     }
     struct cons_config cfg = {
-        .valset = &set, .chain_id = genesis.chain_id, .self = i,
+        .valset = &v->dd.valset, .chain_id = v->dd.genesis.chain_id, .self = i,
         .timeout_propose_ticks = 30, .timeout_prevote_ticks = 30,
         .timeout_precommit_ticks = 30, .timeout_delta_ticks = 10,
         .rebroadcast_ticks = 20, .sync_retry_ticks = 10,
@@ -265,21 +166,12 @@ static void load_validator(uint32_t i, const char *net, const char *data, uint32
     };
     memcpy(cfg.secret_key, key.sk, CONS_SK_BYTES);
     randombytes_buf(cfg.hash_key, sizeof(cfg.hash_key));
-    struct validator *v = &vals[i];
     size_t size = cons_machine_arena_size(&cfg);
     v->m = dc_alloc_aligned(64, (sizeof(*v->m) + 63) & ~(size_t)63);
     v->arena = dc_alloc_aligned(64, (size + 63) & ~(size_t)63);
     DC_ASSERT(v->m != NULL && v->arena != NULL);
-    rc = cons_machine_init(v->m, &cfg, v->arena, size);
-    if (rc != 0) {
-        die("machine init", rc);
-    }
-    snprintf(path, sizeof(path), "%s/v%u", data, i + 1);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        die(path, -errno);
-    }
-    open_storage(v, path);
-    resume(v);
+    check(cons_machine_init(v->m, &cfg, v->arena, size), "machine init");
+    check(cons_datadir_resume(&v->dd, v->m), "resume");
 }
 
 /* Deliver one queued message, or let a tick pass when nothing is in flight. */
@@ -306,7 +198,7 @@ static uint64_t lowest_height(void)
 {
     uint64_t low = UINT64_MAX;
     for (uint32_t v = 0; v < genesis.count; v++) {
-        uint64_t h = cons_store_height(&vals[v].store);
+        uint64_t h = cons_datadir_height(&vals[v].dd);
         low = h < low ? h : low;
     }
     return low;
@@ -327,7 +219,7 @@ static void run(uint64_t target, uint64_t crash_at, uint32_t ids_max)
         }
         refill(ids_max);
         step(&now);
-        if (crash_at > 0 && cons_store_height(&vals[0].store) >= crash_at) {
+        if (crash_at > 0 && cons_datadir_height(&vals[0].dd) >= crash_at) {
             printf("cons_net: crash at height %llu (messages in flight lost)\n",
                    (unsigned long long)crash_at);
             fflush(stdout);
@@ -375,23 +267,25 @@ int main(int argc, char **argv)
         die(data, -errno);
     }
     bytes = dc_alloc(BYTES_MAX);
-    record = dc_alloc(CONS_STORE_PAYLOAD_BYTES_MAX);
-    DC_ASSERT(bytes != NULL && record != NULL);
+    DC_ASSERT(bytes != NULL);
     cons_block_init(&scratch_block, ids, CONS_BLOCK_IDS_MAX);
     for (uint32_t i = 0; i < genesis.count; i++) {
         load_validator(i, net, data, (uint32_t)ids_max);
     }
     printf("cons_net: resumed at heights");
     for (uint32_t i = 0; i < genesis.count; i++) {
-        printf(" %llu", (unsigned long long)cons_store_height(&vals[i].store));
+        printf(" %llu (%llu WAL records replayed)",
+               (unsigned long long)cons_datadir_height(&vals[i].dd),
+               (unsigned long long)vals[i].dd.wal_records_replayed);
     }
     printf("\n");
     run((uint64_t)height, (uint64_t)crash_at, (uint32_t)ids_max);
     for (uint32_t i = 0; i < genesis.count; i++) {
         char hex[2 * CONS_HASH_BYTES + 1];
-        eng_hex(cons_store_head_hash(&vals[i].store), CONS_HASH_BYTES, hex);
+        eng_hex(cons_datadir_head_hash(&vals[i].dd), CONS_HASH_BYTES, hex);
         printf("v%u height %llu hash %s\n", i + 1,
-               (unsigned long long)cons_store_height(&vals[i].store), hex);
+               (unsigned long long)cons_datadir_height(&vals[i].dd), hex);
+        cons_datadir_close(&vals[i].dd);
     }
     return 0;
 }

@@ -1,0 +1,276 @@
+#include "consensus/datadir.h"
+
+#include "common/dc_alloc.h"
+#include "common/dc_assert.h"
+#include "common/dc_err.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+__attribute__((format(printf, 4, 5)))
+static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
+{
+    if (err != NULL && err_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static int open_store(struct cons_datadir *dd, const char *dir, char *err, size_t err_size)
+{
+    char path[PATH_MAX + 64];
+    struct cons_store_problem problem = { 0 };
+    snprintf(path, sizeof(path), "%s/%s", dir, CONS_STORE_FILE_NAME);
+    int rc = cons_disk_file_open(&dd->store_file, path, CONS_DISK_CREATE);
+    if (rc != 0) {
+        return fail(err, err_size, rc, "%s: %s", path,
+                    rc == -EWOULDBLOCK ? "in use by another process" : dc_strerror(rc));
+    }
+    rc = cons_store_open(&dd->store, cons_disk_file_disk(&dd->store_file), 0, &problem);
+    if (rc != 0) {
+        cons_disk_file_close(&dd->store_file);
+        if (problem.height > 0) {
+            return fail(err, err_size, rc, "%s: height %llu: %s", path,
+                        (unsigned long long)problem.height, problem.why);
+        }
+        return fail(err, err_size, rc, "%s: %s", path,
+                    problem.why[0] != '\0' ? problem.why : dc_strerror(rc));
+    }
+    return 0;
+}
+
+static int open_wal(struct cons_datadir *dd, const char *dir, char *err, size_t err_size)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%s", dir, CONS_WAL_VOTES_FILE_NAME);
+    struct cons_wal_config config = {
+        .kind = CONS_WAL_KIND_VOTES,
+        .payload_bytes_max = CONS_STORE_PAYLOAD_BYTES_MAX, /* a precommit may carry its block */
+        .buffer = dd->wal_buffer,
+        .buffer_bytes = CONS_DATADIR_WAL_BUFFER_BYTES,
+        .first_seq = 1,
+    };
+    struct cons_wal_report report;
+    int rc = cons_disk_file_open(&dd->wal_file, path, CONS_DISK_CREATE);
+    if (rc != 0) {
+        return fail(err, err_size, rc, "%s: %s", path,
+                    rc == -EWOULDBLOCK ? "in use by another process" : dc_strerror(rc));
+    }
+    rc = cons_wal_open(&dd->wal, cons_disk_file_disk(&dd->wal_file), &config, &report);
+    if (rc != 0) {
+        cons_disk_file_close(&dd->wal_file);
+        return fail(err, err_size, rc, "%s: %s%s (record seq %llu at byte offset %llu)", path,
+                    rc == DC_ECORRUPT ? "damaged before its end: " : "",
+                    report.why != NULL ? report.why : dc_strerror(rc),
+                    (unsigned long long)report.bad_seq, (unsigned long long)report.bad_offset);
+    }
+    return 0;
+}
+
+/* The stored chain must start at this genesis: another chain's blocks are never extended. */
+static int check_chain(struct cons_datadir *dd, const char *dir, char *err, size_t err_size)
+{
+    if (cons_store_height(&dd->store) == 0) {
+        return 0;
+    }
+    int rc = cons_store_read(&dd->store, 1, &dd->block, &dd->cert);
+    if (rc != 0) {
+        return fail(err, err_size, rc, "%s: cannot read height 1: %s", dir, dc_strerror(rc));
+    }
+    if (memcmp(dd->block.header.prev_hash, dd->genesis_hash, CONS_HASH_BYTES) != 0 ||
+        !cons_header_chain_is(&dd->block.header, dd->genesis.chain_id)) {
+        return fail(err, err_size, DC_ECORRUPT,
+                    "%s: the stored chain does not start at this genesis (chain '%s'): "
+                    "another network's data directory?", dir, dd->genesis.chain_id);
+    }
+    return 0;
+}
+
+static int open_files(struct cons_datadir *dd, const char *dir, const char *genesis_path,
+                      char *err, size_t err_size)
+{
+    char path[PATH_MAX + 64];
+    if (genesis_path == NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, CONS_GENESIS_FILE_NAME);
+        genesis_path = path;
+    }
+    int rc = cons_genesis_load(&dd->genesis, genesis_path, err, err_size);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = cons_genesis_valset(&dd->genesis, &dd->valset);
+    if (rc != 0) {
+        return fail(err, err_size, rc, "%s: %s", genesis_path, dc_strerror(rc));
+    }
+    cons_genesis_hash(&dd->genesis, dd->genesis_hash);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        return fail(err, err_size, -errno, "%s: cannot create: %s", dir, strerror(errno));
+    }
+    rc = open_store(dd, dir, err, err_size);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = open_wal(dd, dir, err, err_size);
+    if (rc != 0) {
+        cons_store_fini(&dd->store);
+        cons_disk_file_close(&dd->store_file);
+        return rc;
+    }
+    return 0;
+}
+
+int cons_datadir_open(struct cons_datadir *dd, const char *dir, const char *genesis_path,
+                      char *err, size_t err_size)
+{
+    memset(dd, 0, sizeof(*dd));
+    dd->wal_file.fd = -1;
+    dd->store_file.fd = -1;
+    dd->wal_buffer = dc_alloc(CONS_DATADIR_WAL_BUFFER_BYTES);
+    dd->record = dc_alloc(CONS_STORE_PAYLOAD_BYTES_MAX);
+    dd->ids = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
+    if (dd->wal_buffer == NULL || dd->record == NULL || dd->ids == NULL) {
+        cons_datadir_close(dd);
+        return fail(err, err_size, -ENOMEM, "%s: out of memory", dir);
+    }
+    cons_block_init(&dd->block, dd->ids, CONS_BLOCK_IDS_MAX);
+    int rc = open_files(dd, dir, genesis_path, err, err_size);
+    if (rc == 0) {
+        rc = check_chain(dd, dir, err, err_size);
+        if (rc != 0) {
+            cons_wal_fini(&dd->wal);
+            cons_store_fini(&dd->store);
+            cons_disk_file_close(&dd->wal_file);
+            cons_disk_file_close(&dd->store_file);
+        }
+    }
+    if (rc != 0) {
+        dc_free(dd->wal_buffer);
+        dc_free(dd->record);
+        dc_free(dd->ids);
+        dd->wal_buffer = NULL;
+        dd->record = NULL;
+        dd->ids = NULL;
+    }
+    return rc;
+}
+
+void cons_datadir_close(struct cons_datadir *dd)
+{
+    if (dd->wal_file.fd >= 0) {
+        cons_wal_fini(&dd->wal);
+        cons_disk_file_close(&dd->wal_file);
+    }
+    if (dd->store_file.fd >= 0) {
+        cons_store_fini(&dd->store);
+        cons_disk_file_close(&dd->store_file);
+    }
+    dc_free(dd->wal_buffer);
+    dc_free(dd->record);
+    dc_free(dd->ids);
+    dd->wal_buffer = NULL;
+    dd->record = NULL;
+    dd->ids = NULL;
+}
+
+int cons_datadir_resume(struct cons_datadir *dd, struct cons_machine *m)
+{
+    uint64_t height = cons_store_height(&dd->store);
+    uint8_t prev[CONS_HASH_BYTES];
+    uint64_t prev_time = 0;
+    memcpy(prev, dd->genesis_hash, CONS_HASH_BYTES);
+    if (height > 0) {
+        int rc = cons_store_read(&dd->store, height, &dd->block, &dd->cert);
+        if (rc != 0) {
+            return rc;
+        }
+        memcpy(prev, cons_store_head_hash(&dd->store), CONS_HASH_BYTES);
+        prev_time = dd->block.header.time_ticks;
+    }
+    cons_machine_start(m, height + 1, prev, prev_time);
+    struct cons_wal_cursor cursor;
+    struct cons_wal_record rec;
+    int rc;
+    cons_wal_cursor_init(&dd->wal, &cursor);
+    while ((rc = cons_wal_next(&dd->wal, &cursor, &rec, dd->record,
+                               CONS_STORE_PAYLOAD_BYTES_MAX)) == 1) {
+        struct cons_msg msg;
+        rc = cons_record_decode(rec.payload, rec.payload_len, &msg, &dd->block);
+        if (rc == 0) {
+            rc = cons_machine_restore(m, &msg);
+        }
+        if (rc != 0 && rc != DC_ESTALE) {
+            return rc; /* DC_ESTALE: a record of a height the store already holds */
+        }
+        dd->wal_records_replayed++;
+    }
+    return rc;
+}
+
+int cons_datadir_persist(struct cons_datadir *dd, const struct cons_msg *msg)
+{
+    size_t len = cons_record_encoded_size(msg);
+    DC_ASSERT(len > 0 && len <= CONS_STORE_PAYLOAD_BYTES_MAX);
+    cons_record_encode(msg, dd->record, len);
+    int rc = cons_wal_append(&dd->wal, msg->kind, dd->record, (uint32_t)len, NULL);
+    if (rc == 0) {
+        dd->unsynced = 1;
+    }
+    return rc;
+}
+
+int cons_datadir_before_send(struct cons_datadir *dd)
+{
+    if (!dd->unsynced) {
+        return 0;
+    }
+    int rc = cons_wal_sync(&dd->wal);
+    if (rc == 0) {
+        dd->unsynced = 0;
+        DC_ASSERT(cons_wal_synced_seq(&dd->wal) + 1 == cons_wal_next_seq(&dd->wal));
+    }
+    return rc;
+}
+
+int cons_datadir_commit(struct cons_datadir *dd, const struct cons_block *block,
+                        const struct cons_cert *cert)
+{
+    int rc = cons_store_append(&dd->store, block, cert);
+    if (rc == 0) {
+        rc = cons_store_sync(&dd->store);
+    }
+    if (rc == 0) {
+        rc = cons_wal_reset(&dd->wal); /* the height is final in the store: its votes may go */
+    }
+    if (rc == 0) {
+        dd->unsynced = 0;
+    }
+    return rc;
+}
+
+int cons_datadir_read(struct cons_datadir *dd, uint64_t height, const struct cons_block **block,
+                      const struct cons_cert **cert)
+{
+    int rc = cons_store_read(&dd->store, height, &dd->block, &dd->cert);
+    if (rc == 0) {
+        *block = &dd->block;
+        *cert = &dd->cert;
+    }
+    return rc;
+}
+
+uint64_t cons_datadir_height(const struct cons_datadir *dd)
+{
+    return cons_store_height(&dd->store);
+}
+
+const uint8_t *cons_datadir_head_hash(const struct cons_datadir *dd)
+{
+    return cons_store_head_hash(&dd->store);
+}

@@ -1,0 +1,89 @@
+/*
+ * cons_datadir: a validator's data directory, wired to its state machine.
+ *
+ * One object holds what a validator keeps on disk (docs/STORAGE.md): the genesis, the vote
+ * WAL (DIR/votes.wal) and the block store (DIR/blocks.log), and carries out the storage
+ * side of the state machine's actions in the order the safety argument needs:
+ *
+ *   cons_datadir_open()         load the genesis, recover both logs, check that the stored
+ *                               chain starts at this genesis
+ *   cons_datadir_resume()       cons_machine_start() after the stored head, then every WAL
+ *                               record through cons_machine_restore()
+ *   for each batch of actions:
+ *     PERSIST    -> cons_datadir_persist()      (buffered, not yet durable)
+ *     SEND       -> cons_datadir_before_send()  first (one sync covers the batch so far)
+ *     COMMIT     -> cons_datadir_commit()       (store + sync, then prune the WAL)
+ *     SERVE_SYNC -> cons_datadir_read()         per height
+ *   and cons_datadir_before_send() once more at the end of the batch.
+ *
+ * tests/integration/cons_net.c runs four validators this way, crashes them and resumes.
+ *
+ * Threads: the consensus thread that owns the machine. Opening allocates (start-up); after
+ * that only cons_datadir_commit() may allocate, when the block index doubles.
+ */
+#ifndef CONS_DATADIR_H
+#define CONS_DATADIR_H
+
+#include "consensus/genesis.h"
+#include "consensus/machine.h"
+#include "consensus/store.h"
+#include "consensus/wal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONS_DATADIR_WAL_BUFFER_BYTES (64u * 1024)
+#define CONS_DATADIR_ERROR_BYTES 512u
+
+struct cons_datadir {
+    struct cons_genesis genesis;
+    struct cons_valset valset;             /* from the genesis: give it to cons_config */
+    uint8_t genesis_hash[CONS_HASH_BYTES];
+    struct cons_disk_file wal_file;
+    struct cons_disk_file store_file;
+    struct cons_wal wal;
+    struct cons_store store;
+    uint8_t *wal_buffer;
+    uint8_t *record;                       /* one encoded WAL record */
+    uint8_t (*ids)[CONS_ID_BYTES];         /* block storage for replay and reads */
+    struct cons_block block;
+    struct cons_cert cert;
+    int unsynced;                          /* records persisted since the last sync */
+    uint64_t wal_records_replayed;
+};
+
+/*
+ * Open DIR (created when missing) with the genesis at `genesis_path` (NULL: DIR/genesis.toml).
+ * 0, or an error with one line in `err`: the genesis errors (cons_genesis_load), DC_ECORRUPT
+ * (a log damaged before its tail, or the stored chain does not start at this genesis),
+ * -EWOULDBLOCK (another process has the directory open) or another negative errno.
+ */
+int cons_datadir_open(struct cons_datadir *dd, const char *dir, const char *genesis_path,
+                      char *err, size_t err_size);
+/* Close both logs; unsynced records are dropped (as a crash would). */
+void cons_datadir_close(struct cons_datadir *dd);
+
+/*
+ * Start `m` (initialised with dd->valset and the genesis chain id) after the stored head and
+ * replay the WAL into it. 0, DC_EMALFORMED (a WAL record that is not ours) or a read error.
+ */
+int cons_datadir_resume(struct cons_datadir *dd, struct cons_machine *m);
+
+/* PERSIST: queue the record. 0 or the WAL's error (then stop the node: see wal.h). */
+int cons_datadir_persist(struct cons_datadir *dd, const struct cons_msg *msg);
+/* Before a SEND (and at the end of each batch): one sync for every record persisted so far. */
+int cons_datadir_before_send(struct cons_datadir *dd);
+/* COMMIT: append and sync the block with its certificate, then prune the WAL. */
+int cons_datadir_commit(struct cons_datadir *dd, const struct cons_block *block,
+                        const struct cons_cert *cert);
+/*
+ * SERVE_SYNC / RPC: the stored block at `height`, in storage inside `dd` valid until the next
+ * call. 0, DC_ENOTFOUND or cons_store_read()'s errors.
+ */
+int cons_datadir_read(struct cons_datadir *dd, uint64_t height, const struct cons_block **block,
+                      const struct cons_cert **cert);
+
+uint64_t cons_datadir_height(const struct cons_datadir *dd);
+const uint8_t *cons_datadir_head_hash(const struct cons_datadir *dd);
+
+#endif
