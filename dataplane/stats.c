@@ -13,6 +13,7 @@ static const struct {
     [DP_STAT_RX_CTL_RECORDS] = { "rx_ctl_records", "records handed to the control thread" },
     [DP_STAT_RX_ENOBUFS] = { "rx_enobufs", "receive stopped because buffers ran out" },
     [DP_STAT_RX_TRUNCATED] = { "rx_truncated", "datagrams larger than a receive buffer" },
+    [DP_STAT_RX_ERRORS] = { "rx_errors", "receive completions with another error" },
     [DP_STAT_BAD_FRAME_TRUNCATED] = { "bad_frame_truncated", "frames cut short" },
     [DP_STAT_BAD_FRAME_MAGIC] = { "bad_frame_magic", "datagrams without the dchat magic" },
     [DP_STAT_BAD_FRAME_VERSION] = { "bad_frame_version", "frames of an unknown version" },
@@ -35,6 +36,8 @@ static const struct {
     [DP_STAT_TX_BYTES] = { "tx_bytes", "UDP payload bytes sent" },
     [DP_STAT_TX_MSGS] = { "tx_msgs", "message records sent, one per destination" },
     [DP_STAT_TX_SENDS] = { "tx_sends", "send operations (a GSO send carries many datagrams)" },
+    [DP_STAT_RX_KERNEL_DROPS] = { "rx_kernel_drops",
+                                  "datagrams the kernel dropped: socket receive queue full" },
     [DP_STAT_SUBSCRIBERS] = { "subscribers", "live subscriptions" },
     [DP_STAT_PEERS] = { "peers", "configured gossip peers" },
 };
@@ -84,12 +87,13 @@ const char *dp_stats_help(enum dp_stat s)
 
 int dp_stats_is_gauge(enum dp_stat s)
 {
-    return s == DP_STAT_SUBSCRIBERS || s == DP_STAT_PEERS;
+    return s == DP_STAT_SUBSCRIBERS || s == DP_STAT_PEERS || s == DP_STAT_RX_KERNEL_DROPS;
 }
 
 uint64_t dp_stats_dropped(const struct dp_stats *s)
 {
     uint64_t sum = 0;
+    sum += s->v[DP_STAT_RX_TRUNCATED] + s->v[DP_STAT_RX_KERNEL_DROPS];
     for (int i = DP_STAT_BAD_FRAME_TRUNCATED; i <= DP_STAT_DROP_SUB_FULL; i++) {
         if (i != DP_STAT_VERIFIED && i != DP_STAT_SKIPPED_VERIFY && i != DP_STAT_DUPLICATES) {
             sum += s->v[i];

@@ -27,6 +27,7 @@ enum dp_stat {
     DP_STAT_RX_CTL_RECORDS,     /* discovery/consensus records handed to the control thread */
     DP_STAT_RX_ENOBUFS,         /* receive stopped: provided buffers ran out */
     DP_STAT_RX_TRUNCATED,       /* datagram larger than a receive buffer */
+    DP_STAT_RX_ERRORS,          /* receive completions with another error */
     DP_STAT_BAD_FRAME_TRUNCATED, /* frame header or record runs past the datagram */
     DP_STAT_BAD_FRAME_MAGIC,
     DP_STAT_BAD_FRAME_VERSION,
@@ -49,6 +50,7 @@ enum dp_stat {
     DP_STAT_TX_BYTES,
     DP_STAT_TX_MSGS,            /* message records sent (one per destination) */
     DP_STAT_TX_SENDS,           /* send operations (one GSO send carries many datagrams) */
+    DP_STAT_RX_KERNEL_DROPS,    /* gauge: datagrams the kernel dropped, socket queue full */
     DP_STAT_SUBSCRIBERS,        /* gauge */
     DP_STAT_PEERS,              /* gauge */
     DP_STAT_COUNT,
