@@ -202,6 +202,7 @@ int dp_relay_start(struct dp_relay *r, char *err, size_t err_size)
         return rc;
     }
     r->threads_started = 1;
+    (void)pthread_setname_np(r->io_thread, "dchat-io");
     rc = pin(r, r->io_thread, 0);
     if (rc == 0) {
         rc = wait_io_ready(r);
@@ -222,6 +223,9 @@ int dp_relay_start(struct dp_relay *r, char *err, size_t err_size)
             return rc;
         }
         r->threads_started++;
+        char name[16];
+        snprintf(name, sizeof(name), "dchat-verify%u", i % 100);
+        (void)pthread_setname_np(r->worker_threads[i], name);
         rc = pin(r, r->worker_threads[i], 1 + i);
         if (rc != 0) {
             snprintf(err, err_size, "--cores: cannot pin worker %u to core %d: %s", i,

@@ -399,6 +399,16 @@ int eng_node_config_check(const struct eng_node_config *cfg, char *err, size_t e
                         cfg->peers[i].text);
         }
     }
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+        for (uint32_t i = 0; i < cfg->core_count; i++) {
+            if (!CPU_ISSET(cfg->cores[i], &allowed)) {
+                return fail(err, err_size, "--cores: core %d is not available here (%d CPUs)",
+                            cfg->cores[i], CPU_COUNT(&allowed));
+            }
+        }
+    }
     if (cfg->dedup_entries < 1024 || cfg->subscribers_max < 1) {
         return fail(err, err_size, "dedup table or subscriber table too small");
     }

@@ -17,7 +17,11 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$tmp"/*.log; do [[ -e $f ]] && tail -n 5 "$f" >&2; done; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$tmp"/*.log; do [[ -e $f ]] && tail -n 5 "$f" >&2; done
+    exit 1
+}
 
 port=$((21000 + RANDOM % 20000))
 rpc=$((port + 1))
@@ -31,7 +35,8 @@ expect_error() {
     local rc=0
     "$bin" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
     [[ $rc == "$want_rc" ]] || fail "'$*' exited $rc, want $want_rc"
-    [[ $(wc -l <"$tmp/err") -eq 1 ]] || fail "'$*' printed $(wc -l <"$tmp/err") lines: $(cat "$tmp/err")"
+    [[ $(wc -l <"$tmp/err") -eq 1 ]] ||
+        fail "'$*' printed $(wc -l <"$tmp/err") lines: $(cat "$tmp/err")"
     grep -q -- "$pattern" "$tmp/err" || fail "'$*' error lacks '$pattern': $(cat "$tmp/err")"
 }
 expect_error 2 "--role is required" --listen 127.0.0.1:1
@@ -42,6 +47,7 @@ expect_error 2 "bad address 'nohost'" --role relay --peers 127.0.0.1:5,nohost
 expect_error 2 "'0' is not a number" --role relay --verify-workers 0
 expect_error 2 "'x' is not a number" --role relay --mtu x
 expect_error 2 "bad core range" --role relay --cores 3-1
+expect_error 2 "core 999 is not available" --role relay --cores 0,999
 expect_error 2 "unknown value 'lazy'" --role relay --poll lazy
 expect_error 2 "needs a value" --role relay --listen
 expect_error 2 "takes no value" --role relay --bench-skip-verify=yes
