@@ -49,7 +49,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ENG_CTL_TICK_MS 100
 #define ENG_CTL_MISSED_CHECKS 3   /* silent for 3 intervals: disconnected */
 #define ENG_CTL_DROP_CHECKS 30    /* silent for 30 intervals: forgotten */
 #define ENG_CTL_SAVE_MS 500       /* peers file rewritten at most this often */
@@ -718,6 +717,9 @@ void eng_ctl_cron(struct eng_ctl_state *s, uint64_t now)
     }
     bootstrap(s, now);
     drive_lookup(s, now);
+    if (s->p.on_tick != NULL) {
+        s->p.on_tick(s->p.on_consensus_arg, now);
+    }
     if (s->dirty && now >= s->next_save_ms) {
         save_peers(s);
         s->next_save_ms = now + ENG_CTL_SAVE_MS;

@@ -31,6 +31,7 @@ struct eng_ctl_state;   /* engine/ctl.c */
 #define ENG_CTL_BOOTSTRAP_MAX 64
 #define ENG_CTL_PATH_MAX 1024
 #define ENG_CTL_ADDR_TEXT_MAX 256
+#define ENG_CTL_TICK_MS 100 /* eng_ctl_cron() period */
 
 /* Everything the control thread needs, independent of the config structure. */
 struct eng_ctl_params {
@@ -54,6 +55,9 @@ struct eng_ctl_params {
     void (*on_consensus)(void *arg, const uint8_t *body, size_t body_len,
                          const struct sockaddr *src, socklen_t src_len);
     void *on_consensus_arg;
+    /* Called on the control thread every ENG_CTL_TICK_MS (consensus timers); may be NULL.
+     * It shares on_consensus_arg. Both may send with dp_ctl_port_send() on `port`. */
+    void (*on_tick)(void *arg, uint64_t now_ms);
 };
 
 struct eng_ctl {
