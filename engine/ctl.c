@@ -891,9 +891,13 @@ static void teardown(struct eng_ctl_state *s)
 int eng_ctl_start_params(struct eng_ctl *ctl, const struct eng_ctl_params *params)
 {
     ctl->state = NULL;
-    if (params->peer_check_interval_ms == 0 || params->listen_len == 0 ||
-        params->bootstrap_count > ENG_CTL_BOOTSTRAP_MAX) {
-        DC_ERROR("ctl", "invalid control-plane parameters");
+    const char *bad = params->peer_check_interval_ms == 0 ? "peer check interval is 0"
+                      : params->listen_len == 0                ? "no listen address"
+                      : params->bootstrap_count > ENG_CTL_BOOTSTRAP_MAX
+                          ? "too many bootstrap addresses"
+                          : NULL;
+    if (bad != NULL) {
+        DC_ERROR("ctl", "cannot start the control plane: %s", bad);
         return DC_ECONFIG;
     }
     if (sodium_init() < 0) {
