@@ -83,7 +83,7 @@ int dp_dedup_check_hash(struct dp_dedup *dd, uint64_t hash, uint32_t now_s)
     for (int i = 0; i < DP_DEDUP_WAYS; i++) {
         uint64_t e = b->ways[i];
         uint32_t seen = (uint32_t)(e & STAMP_MASK);
-        uint32_t age = (stamp + STAMP_MOD - seen) % STAMP_MOD;
+        uint32_t age = stamp >= seen ? stamp - seen : stamp + STAMP_MOD - seen; /* no divide */
         int live = e != 0 && age < dd->window_s;
         if (live && e >> STAMP_BITS == fp) {
             return 1;
