@@ -127,13 +127,13 @@ expect_exact() {
         fail "$(jget "$f" .invalid_delivered) invalid or garbage items delivered"
 }
 
-# relay_stat INDEX NAME: relay INDEX's counter NAME (a dataplane stat, e.g. invalid_sig), read
-# from its /metrics (dchat_dp_NAME_total) or, when the RPC does not answer, from the latest
+# relay_stat INDEX NAME: relay INDEX's counter or gauge NAME (a dataplane stat, e.g.
+# invalid_sig), read from its /metrics (dchat_dp_NAME_total, or dchat_dp_NAME for a gauge) or, when the RPC does not answer, from the latest
 # stats line in its log (NAME=VALUE, logged every second while traffic flows).
 relay_stat() {
     local v
     v=$(curl -s --max-time 2 "http://127.0.0.1:${relay_rpc[$1]}/metrics" 2>/dev/null |
-        awk -v n="dchat_dp_$2_total" '$1 == n {print $2}')
+        awk -v n="dchat_dp_$2" '$1 == n "_total" || $1 == n {print $2}')
     if [[ -z $v ]]; then
         v=$(grep -so "\b$2=[0-9]*" "$tmp/r$1.log" | tail -n 1 | cut -d= -f2)
     fi
