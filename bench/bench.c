@@ -244,7 +244,7 @@ static int measure_kernel(const struct opts *o, const struct bench_load *load,
     if (rc != 0) {
         return rc;
     }
-    struct bench_phase_cfg cfg = { .load = load, .all_items = 1, .warmup_ms = 5000,
+    struct bench_phase_cfg cfg = { .load = load, .all_items = 1, .warmup_ms = 15000,
                                    .drain_ms = 500, .label = "kernel baseline" };
     bench_net_local(fwd.fd, &cfg.target);
     cfg.subscribe = cfg.target;
