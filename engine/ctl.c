@@ -28,6 +28,7 @@
 #include "common/dc_assert.h"
 #include "common/dc_err.h"
 #include "common/dc_log.h"
+#include "conf/maddr.h"
 #include "dataplane/ctl_port.h"
 #include "dataplane/wire.h"
 #include "engine/kad.h"
@@ -588,16 +589,29 @@ static uint32_t connected_count(struct eng_ctl_state *s)
 static void resolve_again(struct eng_ctl_state *s, uint32_t i)
 {
     const char *text = s->p.bootstrap_text[i];
-    struct eng_node_addr addr;
-    if (text[0] == '\0' || eng_node_addr_parse(&addr, text, 0) != 0) {
-        return; /* keep the address we have */
+    struct conf_maddr maddr;
+    struct sockaddr_storage found[8];
+    size_t count = 0;
+    if (text[0] == '\0' || conf_maddr_parse(&maddr, text, NULL) != 0 ||
+        (maddr.kind == CONF_MADDR_IP4 || maddr.kind == CONF_MADDR_IP6) ||
+        conf_maddr_resolve(&maddr, found, DC_ARRAY_LEN(found), &count) != 0) {
+        return; /* numeric, or no answer now: keep the address we have */
     }
-    if (!eng_sockaddr_equal((struct sockaddr *)&addr.sa, (struct sockaddr *)&s->p.bootstrap[i])) {
+    size_t pick = 0;
+    while (pick < count && found[pick].ss_family != s->p.listen.ss_family) {
+        pick++; /* our one socket speaks one family */
+    }
+    if (pick == count) {
+        return;
+    }
+    struct sockaddr_storage sa = found[pick];
+    if (!eng_sockaddr_equal((struct sockaddr *)&sa, (struct sockaddr *)&s->p.bootstrap[i])) {
         char where[64];
-        eng_sockaddr_str((struct sockaddr *)&addr.sa, where, sizeof(where));
+        eng_sockaddr_str((struct sockaddr *)&sa, where, sizeof(where));
         DC_INFO("ctl", "bootstrap %s now resolves to %s", text, where);
-        memcpy(&s->p.bootstrap[i], &addr.sa, addr.sa_len);
-        s->p.bootstrap_len[i] = addr.sa_len;
+        s->p.bootstrap[i] = sa;
+        s->p.bootstrap_len[i] = sa.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                        : sizeof(struct sockaddr_in6);
     }
 }
 

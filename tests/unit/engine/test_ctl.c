@@ -64,6 +64,9 @@ static void start_node_at(int i, int boot_from, uint16_t port, const struct sock
         memcpy(&p.bootstrap[0], boot, sizeof(*boot));
         p.bootstrap_len[0] = sizeof(*boot);
         p.bootstrap_count = 1;
+        /* By name, so every retry resolves it again (localhost may list ::1 first). */
+        snprintf(p.bootstrap_text[0], sizeof(p.bootstrap_text[0]), "localhost:%u",
+                 ntohs(boot->sin_port));
     }
     p.peer_check_interval_ms = interval_ms;
     p.udp_fd = -1;
