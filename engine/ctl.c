@@ -54,6 +54,7 @@
 #define ENG_CTL_DROP_CHECKS 30    /* silent for 30 intervals: forgotten */
 #define ENG_CTL_SAVE_MS 500       /* peers file rewritten at most this often */
 #define ENG_CTL_LOOKUP_TIMEOUT_MS 1000
+#define ENG_CTL_STALL_MS 5000     /* /health: the view is republished every tick; 50 missed */
 #define ENG_CTL_FRAME_BYTES DP_WIRE_MTU_DEFAULT
 
 _Static_assert(ENG_CTL_FRAME_BYTES - DP_WIRE_FRAME_HDR_BYTES - DP_WIRE_REC_HDR_BYTES -
@@ -873,7 +874,7 @@ static int setup(struct eng_ctl_state *s)
     }
     if (s->p.rpc_len > 0) {
         rc = eng_rpc_start(&s->rpc, (struct sockaddr *)&s->p.rpc, s->p.rpc_len, s->p.port,
-                           &s->stats, 5000 + 3 * interval_ms(s));
+                           &s->stats, ENG_CTL_STALL_MS);
         if (rc != 0) {
             return rc;
         }

@@ -116,6 +116,20 @@ Test(eng_rpc, health_is_503_with_a_reason_when_isolated, .init = start, .fini = 
     free(body);
 }
 
+Test(eng_rpc, health_is_503_when_the_control_thread_stalls, .init = start, .fini = stop)
+{
+    uint64_t now = eng_now_ms();
+    if (now < 60002) {
+        cr_skip_test("monotonic clock too young to fake a stall");
+    }
+    struct eng_rpc_view v = { .role = ENG_NODEREC_ROLE_RELAY, .known_peers = 1,
+                              .published_ms = now - 60001 };
+    eng_rpc_publish(&rpc, &v);
+    char *body = get("/health", 503);
+    cr_assert(strstr(body, "control thread stalled"), "%s", body);
+    free(body);
+}
+
 Test(eng_rpc, bad_requests_get_404_405_413_and_the_server_survives, .init = start, .fini = stop)
 {
     char *body = get("/nope", 404);
