@@ -629,6 +629,26 @@ static void hold_as(struct cons_machine *m, int16_t *holder, int16_t slot)
     *holder = slot;
 }
 
+/*
+ * The quorum of prevotes behind a lock or valid value goes to the log with our precommit:
+ * after a restart we must still be able to show it (line 28), or validators locked on the
+ * value and validators that never saw its proof of lock could refuse each other for ever.
+ */
+static void persist_pol(struct cons_machine *m, const struct cons_round *rs,
+                        const uint8_t hash[CONS_HASH_BYTES])
+{
+    uint64_t mask = (rs->prevotes.mask | rs->prevotes.alt_mask) & ~bit(m->cfg.self);
+    while (mask != 0) {
+        uint32_t i = (uint32_t)__builtin_ctzll(mask);
+        mask &= mask - 1;
+        const struct cons_vote *vote = voteset_find(&rs->prevotes, i, hash);
+        if (vote != NULL) {
+            struct cons_msg msg = vote_msg(vote);
+            persist_msg(m, &msg);
+        }
+    }
+}
+
 /* Lines 36-43: a quorum prevoted the proposal: lock on it (if still prevoting), remember it. */
 static int rule_lock(struct cons_machine *m)
 {
@@ -639,6 +659,7 @@ static int rule_lock(struct cons_machine *m)
         return 0;
     }
     rs->l36_done = 1;
+    persist_pol(m, rs, hash);
     if (m->step == CONS_STEP_PREVOTE) {
         m->locked_round = m->round;
         memcpy(m->locked_hash, hash, CONS_HASH_BYTES);
@@ -1290,6 +1311,26 @@ static int restore_vote(struct cons_machine *m, const struct cons_vote *vote,
     return 0;
 }
 
+/* Another validator's prevote that backed our lock: checked again, then counted. */
+static int restore_pol_vote(struct cons_machine *m, const struct cons_vote *vote)
+{
+    struct cons_round *rs;
+    int err = cons_vote_verify_ops(vote, m->cfg.valset, m->chain_id, m->cfg.sig_ops);
+    if (err != 0) {
+        return DC_EMALFORMED;
+    }
+    if (vote->type != CONS_VOTE_PREVOTE) {
+        return DC_EMALFORMED;
+    }
+    if (vote->round > m->round) {
+        m->round = vote->round;
+    }
+    rs = round_get(m, vote->round);
+    DC_ASSERT(rs != NULL);
+    err = store_vote(m, rs, vote);
+    return err == DC_EDUPLICATE || err == DC_ECONFLICT ? 0 : err;
+}
+
 static int restore_proposal(struct cons_machine *m, const struct cons_proposal *prop,
                             const struct cons_block *block)
 {
@@ -1322,6 +1363,8 @@ int cons_machine_restore(struct cons_machine *m, const struct cons_msg *record)
     if (record->kind == CONS_MSG_VOTE && record->vote.validator == m->cfg.self) {
         err = record->vote.height != m->height ? DC_ESTALE
                                                : restore_vote(m, &record->vote, record->block);
+    } else if (record->kind == CONS_MSG_VOTE) {
+        err = record->vote.height != m->height ? DC_ESTALE : restore_pol_vote(m, &record->vote);
     } else if (record->kind == CONS_MSG_PROPOSAL && record->proposal.proposer == m->cfg.self) {
         err = record->proposal.height != m->height
                   ? DC_ESTALE

@@ -8,7 +8,8 @@
  * Inputs: cons_on_message() for each decoded message, cons_tick() with the node's tick
  * count, cons_submit() for message ids to order. Outputs: actions appended to a
  * caller-owned struct cons_actions, which each call empties first:
- *   PERSIST   make `msg` (a vote or proposal we signed) durable;
+ *   PERSIST   make `msg` durable: a vote or proposal we signed, or a prevote of the quorum
+ *             behind our lock;
  *   SEND      send `msg` to validator `to` (CONS_TO_ALL: every other validator); a SEND may
  *             leave only once every PERSIST before it in the batch is durable (group
  *             commit: write them all, fsync once);
@@ -212,8 +213,9 @@ int cons_machine_init(struct cons_machine *m, const struct cons_config *cfg, voi
 void cons_machine_start(struct cons_machine *m, uint64_t height,
                         const uint8_t prev_hash[CONS_HASH_BYTES], uint64_t prev_time);
 /*
- * Replay one record from the write-ahead log (a PERSIST action's message), oldest first.
- * 0, DC_ESTALE (another height: skip it), DC_EMALFORMED (not a record we signed).
+ * Replay one record from the write-ahead log (a PERSIST action's message), oldest first:
+ * our own proposals and votes, and the other validators' prevotes that backed a lock (their
+ * signatures are checked again). 0, DC_ESTALE (another height: skip it) or DC_EMALFORMED.
  */
 int cons_machine_restore(struct cons_machine *m, const struct cons_msg *record);
 /* Enter the restored (or first) round at tick `now` and emit the first actions. */

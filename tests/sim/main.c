@@ -157,6 +157,11 @@ int main(int argc, char **argv)
             sim_release();
             return 1;
         }
+        if (opt.seeds >= 10000 && (i + 1) % 10000 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            fprintf(stderr, "cons-sim: %" PRIu64 "/%" PRIu64 " seeds ok, %.0f s\n", i + 1,
+                    opt.seeds, (double)(t1.tv_sec - t0.tv_sec));
+        }
         heights += res.heights;
         messages += res.messages;
         crashes += res.crashes;

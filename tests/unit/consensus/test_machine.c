@@ -337,15 +337,15 @@ Test(machine, proposer_batches_mempool_and_persists_before_sending)
 }
 
 /* Copy of a PERSIST record through its WAL encoding, as a restart would read it back. */
-static uint8_t rec_buf[4][4096];
-static size_t rec_len[4];
+static uint8_t rec_buf[8][4096];
+static size_t rec_len[8];
 static uint32_t rec_count;
 
 static void save_records(void)
 {
     for (uint32_t i = 0; i < out.count; i++) {
         if (out.items[i].type == CONS_ACT_PERSIST) {
-            cr_assert(rec_count < 4);
+            cr_assert(rec_count < 8);
             rec_len[rec_count] = cons_record_encode(&out.items[i].msg, rec_buf[rec_count],
                                                     sizeof(rec_buf[0]));
             rec_count++;
@@ -380,9 +380,15 @@ Test(machine, restart_never_signs_a_different_vote)
     cr_assert_eq(feed_vote(1, CONS_VOTE_PREVOTE, 0, b), 0);
     cr_assert_eq(feed_vote(2, CONS_VOTE_PREVOTE, 0, b), 0);
     save_records();
-    cr_assert_eq(rec_count, 2, "prevote and precommit");
+    cr_assert_eq(rec_count, 4, "our prevote; the two prevotes behind the lock; our precommit");
     restart_from_records(50);
     cr_assert_eq(mach.locked_round, 0, "the precommit record restores the lock");
+    for (uint32_t i = 0; i < CONS_ROUND_SLOTS; i++) {
+        if (mach.rounds[i].used && mach.rounds[i].round == 0) {
+            cr_assert_eq(__builtin_popcountll(mach.rounds[i].prevotes.mask), 3,
+                         "the proof of lock survives the restart");
+        }
+    }
     cr_assert_eq(mach.step, CONS_STEP_PRECOMMIT);
     cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 0, b), 1, "the same prevote, sent again");
     cr_assert_eq(sent_vote(CONS_VOTE_PRECOMMIT, 0, b), 1);
