@@ -118,6 +118,15 @@ static void file_section(struct conf_node *node, struct diag *d, const char *pat
     }
 }
 
+static void apply_doc(struct conf_node *node, struct diag *d, const char *name,
+                      struct conf_toml_doc *doc)
+{
+    for (size_t i = 0; i < conf_toml_table_count(&doc->root); i++) {
+        file_section(node, d, name, conf_toml_table_at(&doc->root, i));
+    }
+    conf_toml_fini(doc);
+}
+
 static void load_file(struct conf_node *node, struct diag *d, const char *path)
 {
     struct conf_toml_doc doc;
@@ -127,10 +136,7 @@ static void load_file(struct conf_node *node, struct diag *d, const char *path)
         diag_add(d, rc, "%s", terr.message);
         return;
     }
-    for (size_t i = 0; i < conf_toml_table_count(&doc.root); i++) {
-        file_section(node, d, path, conf_toml_table_at(&doc.root, i));
-    }
-    conf_toml_fini(&doc);
+    apply_doc(node, d, path, &doc);
 }
 
 /* ---------------------------------------------------------------- cross-checks */
@@ -365,6 +371,27 @@ int conf_node_load_file(struct conf_node *out, const char *path, char *err, size
     set_config_path(out, &d, path, CONF_SOURCE_FLAG);
     if (d.count == 0) {
         load_file(out, &d, out->config_path);
+    }
+    if (d.count == 0) {
+        finish(out, &d);
+    }
+    return d.first_rc;
+}
+
+int conf_node_load_text(struct conf_node *out, const char *text, size_t len, const char *name,
+                        char *err, size_t err_size)
+{
+    struct diag d;
+    struct conf_toml_doc doc;
+    struct conf_toml_error terr;
+    diag_init(&d, err, err_size);
+    conf_schema_defaults(out);
+    set_config_path(out, &d, name, CONF_SOURCE_FLAG);
+    int rc = d.count == 0 ? conf_toml_parse(&doc, text, len, name, &terr) : 0;
+    if (rc != 0) {
+        diag_add(&d, rc, "%s", terr.message);
+    } else if (d.count == 0) {
+        apply_doc(out, &d, name, &doc);
     }
     if (d.count == 0) {
         finish(out, &d);

@@ -41,6 +41,10 @@ int conf_node_load(struct conf_node *out, int argc, char **argv, char **envp, ch
 /* Defaults plus one file, with the same checks: what `dchat config check FILE` runs. */
 int conf_node_load_file(struct conf_node *out, const char *path, char *err, size_t err_size);
 
+/* The same from text in memory; `name` labels errors and origins (tests, fuzzing, tools). */
+int conf_node_load_text(struct conf_node *out, const char *text, size_t len, const char *name,
+                        char *err, size_t err_size);
+
 /* Whether argv holds --help or -h. */
 bool conf_node_help_requested(int argc, char **argv);
 

@@ -16,6 +16,7 @@
 
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -151,7 +152,7 @@ int eng_node_config_load(struct eng_node_config *cfg, int argc, char **argv, cha
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: dchat config check FILE...\n"
+            "usage: dchat config check [FILE...]  (no FILE: $DCHAT_CONFIG)\n"
             "       dchat config show [--config FILE] [node flags]\n"
             "check validates each file (unknown keys, types, ranges, quorum) and prints\n"
             "FILE:LINE:COL: message per error. show prints the effective configuration as\n"
@@ -160,21 +161,30 @@ static void usage(FILE *out)
     conf_node_usage(out);
 }
 
+/* Validates each FILE, or $DCHAT_CONFIG when none is named. */
 static int check(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "dchat config check: missing FILE (dchat config check FILE...)\n");
+    static struct conf_node node; /* large; one at a time */
+    char *from_env[] = { getenv("DCHAT_CONFIG"), NULL };
+    char **files = argv + 1;
+    int count = argc - 1;
+    if (count == 0 && from_env[0] != NULL) {
+        files = from_env;
+        count = 1;
+    }
+    if (count == 0) {
+        fprintf(stderr, "dchat config check: missing FILE (dchat config check FILE..., or set "
+                        "DCHAT_CONFIG)\n");
         return 2;
     }
-    static struct conf_node node; /* large; one at a time */
     int status = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 0; i < count; i++) {
         char err[CONF_ERR_BYTES];
-        if (conf_node_load_file(&node, argv[i], err, sizeof(err)) != 0) {
+        if (conf_node_load_file(&node, files[i], err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\n", err);
             status = 1;
         } else {
-            printf("%s: ok\n", argv[i]);
+            printf("%s: ok\n", files[i]);
         }
     }
     return status;

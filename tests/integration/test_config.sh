@@ -16,6 +16,10 @@ for f in distributed testnet; do
   [[ $out == "$root/conf/$f.toml: ok" ]] || fail "check printed '$out'"
 done
 
+# without FILE, check validates $DCHAT_CONFIG
+out=$(DCHAT_CONFIG="$root/conf/testnet.toml" "$bin" config check) || fail "check of DCHAT_CONFIG"
+[[ $out == "$root/conf/testnet.toml: ok" ]] || fail "check printed '$out'"
+
 # 2. a misspelt key: exit 1, FILE:LINE:COL, the key, and the closest known key
 cat >"$tmp/typo.toml" <<'TOML'
 [network]
@@ -84,6 +88,10 @@ DCHAT_PORT=port "$bin" config show >/dev/null 2>"$tmp/err"; rc=$?
 set -e
 [[ $rc -eq 1 && $(cat "$tmp/err") == "DCHAT_PORT: 'port' is not a number in 0..65535" ]] ||
   fail "bad DCHAT_PORT: exit $rc, $(cat "$tmp/err")"
+set +e
+run "$bin" config check 2>/dev/null; rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "'config check' without FILE or DCHAT_CONFIG: exit $rc, want 2"
 set +e
 run "$bin" config 2>/dev/null; rc=$?
 set -e

@@ -2,8 +2,11 @@
  * libFuzzer target for the TOML parser (conf/toml.c): any bytes either parse into a tree whose
  * invariants hold (strings terminated at their length, positions inside the text, arrays and
  * tables consistent), or fail with a one-line message that names the input and a position
- * inside it. Parsing twice gives the same verdict (no hidden state).
+ * inside it. Parsing twice gives the same verdict (no hidden state). The same text as a
+ * node config then goes through the schema: any tree is either applied or refused with
+ * error lines, never a crash.
  */
+#include "conf/load.h"
 #include "conf/toml.h"
 
 #include "common/dc_assert.h"
@@ -66,5 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct conf_toml_doc again;
     DC_ASSERT(conf_toml_parse(&again, (const char *)data, size, "fuzz", NULL) == rc);
     conf_toml_fini(&again);
+    static struct conf_node node;
+    static char messages[CONF_ERR_BYTES];
+    int load_rc = conf_node_load_text(&node, (const char *)data, size, "fuzz", messages,
+                                      sizeof(messages));
+    DC_ASSERT(rc == 0 || load_rc != 0);
+    DC_ASSERT(load_rc == 0 || messages[0] != '\0');
     return 0;
 }

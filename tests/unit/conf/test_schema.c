@@ -257,3 +257,18 @@ Test(conf_load, printed_config_loads_back_identically)
     }
     unlink(path);
 }
+
+Test(conf_load, text_in_memory_loads_like_a_file)
+{
+    const char *text = "[relay]\npeer_check_interval = 4\n[zzzzzz]\n";
+    cr_assert_eq(conf_node_load_text(&node, text, 32, "mem", err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(node.relay.peer_check_interval, 4);
+    cr_assert_eq(node.origin[CONF_KEY_RELAY_PEER_CHECK_INTERVAL].line, 2);
+    cr_assert_str_eq(node.config_path, "mem");
+    cr_assert_eq(conf_node_load_text(&node, text, strlen(text), "mem", err, sizeof(err)),
+                 DC_EUNKNOWNKEY);
+    cr_assert_str_eq(err, "mem:3:2: unknown table 'zzzzzz'");
+    cr_assert_eq(conf_node_load_text(&node, "a = [", 5, "mem", err, sizeof(err)),
+                 DC_EMALFORMED);
+    cr_assert_str_eq(err, "mem:1:5: unterminated array");
+}
