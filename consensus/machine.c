@@ -1105,6 +1105,81 @@ static void next_deadline(uint64_t *best, uint64_t at)
     }
 }
 
+#ifdef DC_DEBUG_SLOW
+/* One step's votes are all for this height and round, of this type, from their holder. */
+static int voteset_ok(const struct cons_machine *m, const struct cons_voteset *vs,
+                      uint32_t round, uint8_t type)
+{
+    uint64_t members = m->cfg.valset->count == 64 ? ~(uint64_t)0
+                                                  : bit(m->cfg.valset->count) - 1;
+    if ((vs->mask & ~members) != 0 || (vs->alt_mask & ~vs->mask) != 0) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < m->cfg.valset->count; i++) {
+        const struct cons_vote *v[2] = { &vs->first[i], &vs->alt[i] };
+        uint64_t in[2] = { vs->mask & bit(i), vs->alt_mask & bit(i) };
+        for (int k = 0; k < 2; k++) {
+            if (in[k] && (v[k]->height != m->height || v[k]->round != round ||
+                          v[k]->type != type || v[k]->validator != i)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/*
+ * The O(n) invariants, checked after every call in simulator builds: round slots, block
+ * reference counts, the lock, and that we never signed ahead of our round.
+ */
+static int invariants_hold(const struct cons_machine *m)
+{
+    uint32_t refs[CONS_BLOCK_SLOTS] = { 0 };
+    uint64_t self = bit(m->cfg.self);
+    for (uint32_t i = 0; i < CONS_ROUND_SLOTS; i++) {
+        const struct cons_round *rs = &m->rounds[i];
+        if (!rs->used) {
+            continue;
+        }
+        for (uint32_t j = i + 1; j < CONS_ROUND_SLOTS; j++) {
+            if (m->rounds[j].used && m->rounds[j].round == rs->round) {
+                return 0;
+            }
+        }
+        if (!voteset_ok(m, &rs->prevotes, rs->round, CONS_VOTE_PREVOTE) ||
+            !voteset_ok(m, &rs->precommits, rs->round, CONS_VOTE_PRECOMMIT)) {
+            return 0;
+        }
+        if (rs->round > m->round && ((rs->prevotes.mask | rs->precommits.mask) & self)) {
+            return 0;
+        }
+        if (rs->has_proposal) {
+            if (rs->proposal_block < 0 ||
+                !hash_eq(m->blocks[rs->proposal_block].hash, rs->proposal.block_hash)) {
+                return 0;
+            }
+            refs[rs->proposal_block]++;
+        }
+    }
+    if (m->locked_block >= 0) {
+        refs[m->locked_block]++;
+        if (!hash_eq(m->blocks[m->locked_block].hash, m->locked_hash)) {
+            return 0;
+        }
+    }
+    if (m->valid_block >= 0) {
+        refs[m->valid_block]++;
+    }
+    for (uint32_t i = 0; i < CONS_BLOCK_SLOTS; i++) {
+        if (refs[i] != m->blocks[i].refs) {
+            return 0;
+        }
+    }
+    return m->locked_round <= (int64_t)m->round && m->valid_round <= (int64_t)m->round &&
+           (m->locked_round >= 0 || m->locked_block < 0);
+}
+#endif
+
 /* Close a call: tell the caller when the machine next needs a tick. */
 static void end_call(struct cons_machine *m)
 {
@@ -1119,6 +1194,7 @@ static void end_call(struct cons_machine *m)
     emit(m, &(struct cons_action){ .type = CONS_ACT_SCHEDULE, .at_tick = at });
     DC_ASSERT(m->step >= CONS_STEP_PROPOSE && m->step <= CONS_STEP_PRECOMMIT);
     DC_ASSERT(round_find(m, m->round) != NULL);
+    DC_ASSERT_SLOW(invariants_hold(m));
     m->out = NULL;
 }
 
