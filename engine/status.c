@@ -383,7 +383,8 @@ static void summary(const struct node_status *st, int n, int disagree, int colou
     int ok = up == n && disagree == 0;
     printf("%s%d/%d nodes reachable, consensus %.0f/%.0f, height %.0f, %s%s\n",
            colour ? (ok ? "\033[32m" : "\033[31m") : "", up, n, online, vals, best,
-           disagree ? "chain DISAGREES" : "chain agrees", colour ? "\033[0m" : "");
+           disagree ? "chain DISAGREES" : (up > 0 ? "chain agrees" : "no chain data"),
+           colour ? "\033[0m" : "");
 }
 
 int eng_cmd_status(int argc, char **argv)
