@@ -19,7 +19,7 @@
  * tests/integration/cons_net.c runs four validators this way, crashes them and resumes.
  *
  * Threads: the consensus thread that owns the machine. Opening allocates (start-up); after
- * that only cons_datadir_commit() may allocate, when the block index doubles.
+ * that nothing allocates (the block index is reserved at open), so a sealed lcore may run it.
  */
 #ifndef CONS_DATADIR_H
 #define CONS_DATADIR_H

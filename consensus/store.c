@@ -8,8 +8,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define INDEX_CAP_MIN 1024u
 #define READONLY_BUFFER_BYTES 64u
 
 _Static_assert(CONS_STORE_PAYLOAD_BYTES_MAX <= CONS_WAL_PAYLOAD_BYTES_LIMIT,
@@ -28,26 +28,10 @@ static int problem_set(struct cons_store_problem *problem, uint64_t height, cons
     return DC_ECORRUPT;
 }
 
-static int index_reserve(struct cons_store *store, uint64_t count)
+/* Room for `count` heights: the index is reserved whole at open, so this only checks. */
+static int index_reserve(const struct cons_store *store, uint64_t count)
 {
-    if (count <= store->offsets_cap) {
-        return 0;
-    }
-    uint64_t cap = store->offsets_cap < INDEX_CAP_MIN ? INDEX_CAP_MIN : store->offsets_cap;
-    while (cap < count) {
-        cap *= 2;
-    }
-    uint64_t *grown = dc_alloc((size_t)cap * sizeof(*grown));
-    if (grown == NULL) {
-        return -ENOMEM;
-    }
-    if (store->height > 0) {
-        memcpy(grown, store->offsets, (size_t)store->height * sizeof(*grown));
-    }
-    dc_free(store->offsets);
-    store->offsets = grown;
-    store->offsets_cap = cap;
-    return 0;
+    return count <= store->offsets_cap ? 0 : DC_EFULL;
 }
 
 /*
@@ -165,7 +149,19 @@ static int buffers_alloc(struct cons_store *store)
     if (store->write_buffer == NULL || store->record == NULL || store->ids == NULL) {
         return -ENOMEM;
     }
-    return index_reserve(store, INDEX_CAP_MIN);
+    /*
+     * The height index is one reservation of address space made now: pages are backed only
+     * as heights arrive, and appending never calls an allocator on the consensus thread.
+     */
+    size_t bytes = (size_t)CONS_STORE_HEIGHTS_MAX * sizeof(*store->offsets);
+    void *index = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (index == MAP_FAILED) {
+        return -ENOMEM;
+    }
+    store->offsets = index;
+    store->offsets_cap = CONS_STORE_HEIGHTS_MAX;
+    return 0;
 }
 
 int cons_store_open(struct cons_store *store, struct cons_disk disk, unsigned flags,
@@ -210,7 +206,9 @@ void cons_store_fini(struct cons_store *store)
     dc_free(store->write_buffer);
     dc_free(store->record);
     dc_free(store->ids);
-    dc_free(store->offsets);
+    if (store->offsets != NULL) {
+        munmap(store->offsets, (size_t)store->offsets_cap * sizeof(*store->offsets));
+    }
     store->write_buffer = NULL;
     store->record = NULL;
     store->ids = NULL;

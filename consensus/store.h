@@ -13,9 +13,9 @@
  * prev_hash. Signatures are not checked on open (cost: one Ed25519 verify per signer per
  * block); cons_store_verify() checks them all, against the genesis validators.
  *
- * Threads: one owner thread. Opening allocates the index and scratch buffers (start-up);
- * appending allocates only when the index doubles (once per 2^k heights), so the owner must
- * be a thread allowed to allocate, i.e. not a sealed hot-path lcore.
+ * Threads: one owner thread. Opening allocates the scratch buffers and reserves the index
+ * (address space for CONS_STORE_HEIGHTS_MAX heights, backed page by page as heights arrive);
+ * after that nothing allocates, so the consensus lcore may append and read.
  */
 #ifndef CONS_STORE_H
 #define CONS_STORE_H
@@ -34,6 +34,9 @@
 #define CONS_STORE_FILE_NAME "blocks.log"
 #define CONS_STORE_RECORD_TYPE_BLOCK 1u
 #define CONS_STORE_WRITE_BUFFER_BYTES (256u * 1024)
+/* Heights one store can hold: 2^27 (4 years at one block per second); 1 GiB of address
+ * space for the index, of which only 8 bytes per stored height are ever backed. */
+#define CONS_STORE_HEIGHTS_MAX (1u << 27)
 #define CONS_STORE_PROBLEM_BYTES 160u
 
 enum cons_store_flags {
@@ -52,7 +55,7 @@ struct cons_store {
     uint8_t *write_buffer;              /* the log's group-commit buffer */
     uint8_t *record;                    /* one record payload, for reads and encodes */
     uint8_t (*ids)[CONS_ID_BYTES];      /* id storage for decodes during open */
-    uint64_t *offsets;                  /* offsets[h - 1]: file offset of height h */
+    uint64_t *offsets;                  /* offsets[h - 1]: file offset of height h (mmap) */
     uint64_t offsets_cap;
     uint64_t height;                    /* head height, 0 when empty */
     uint8_t head_hash[CONS_HASH_BYTES]; /* hash of the head block, zero when empty */
@@ -71,7 +74,8 @@ void cons_store_fini(struct cons_store *store);
  * Append the committed `block` with its certificate (already verified by the caller).
  * Durable after cons_store_sync(). 0; DC_ESTALE (height already stored); DC_ERANGE (a gap:
  * height > head + 1); DC_ECONFLICT (prev_hash is not the head's hash, or the certificate is
- * for another height or block); -ENOMEM (index growth); or the log's error.
+ * for another height or block); DC_EFULL (CONS_STORE_HEIGHTS_MAX reached); or the log's
+ * error.
  */
 int cons_store_append(struct cons_store *store, const struct cons_block *block,
                       const struct cons_cert *cert);

@@ -232,7 +232,7 @@ Test(cons_store, damage_before_the_tail_refuses_to_open, .init = quiet)
     cr_assert(strstr(problem.why, "checksum mismatch") != NULL, "%s", problem.why);
 }
 
-Test(cons_store, index_grows_past_its_first_capacity)
+Test(cons_store, a_long_chain_indexes_and_reads_back)
 {
     struct cons_disk_mem mem;
     build(&mem, 1100);
