@@ -341,7 +341,7 @@ static void on_nodes(struct eng_ctl_state *s, const struct eng_disc_msg *m, uint
 {
     struct eng_kad_cand *c = s->lookup.active ? eng_kad_lookup_by_nonce(&s->lookup, m->nonce)
                                               : NULL;
-    if (c == NULL) {
+    if (c == NULL || memcmp(c->id, m->sender.id, ENG_NODEREC_ID_BYTES) != 0) {
         eng_disc_stats_inc(&s->stats, ENG_DISC_STAT_UNSOLICITED);
         return;
     }
