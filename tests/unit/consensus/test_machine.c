@@ -481,3 +481,36 @@ Test(machine, lagging_validator_asks_for_blocks)
     struct cons_msg req = { .kind = CONS_MSG_SYNC_REQUEST, .sync = { 3, 1 } };
     cr_assert_eq(cons_on_message(&mach, &req, &out), DC_ESTALE);
 }
+
+Test(machine, proposer_rotates_with_height_and_round)
+{
+    cr_assert_eq(cons_proposer(4, 1, 0), 1);
+    cr_assert_eq(cons_proposer(4, 1, 1), 2);
+    cr_assert_eq(cons_proposer(4, 1, 3), 0);
+    cr_assert_eq(cons_proposer(4, 2, 0), 2);
+    cr_assert_eq(cons_proposer(7, 10, 4), 0);
+}
+
+Test(machine, f_plus_one_in_a_later_round_pulls_us_there)
+{
+    cr_assert_eq(feed_vote(2, CONS_VOTE_PREVOTE, 5, NULL), 0);
+    cr_assert_eq(mach.round, 0, "one validator may be Byzantine: stay");
+    cr_assert_eq(feed_vote(2, CONS_VOTE_PRECOMMIT, 5, NULL), 0);
+    cr_assert_eq(mach.round, 0, "still one validator");
+    cr_assert_eq(feed_vote(3, CONS_VOTE_PREVOTE, 5, NULL), 0);
+    cr_assert_eq(mach.round, 5, "f+1 = 2 validators are in round 5");
+    cr_assert_eq(mach.step, CONS_STEP_PROPOSE);
+}
+
+Test(machine, propose_timeout_grows_with_the_round)
+{
+    /* Two validators pull us to round 4 (whose proposer is validator 1, not us). */
+    cr_assert_eq(feed_vote(2, CONS_VOTE_PREVOTE, 4, NULL), 0);
+    cr_assert_eq(feed_vote(3, CONS_VOTE_PREVOTE, 4, NULL), 0);
+    cr_assert_eq(mach.round, 4);
+    /* Entered at tick 1: timeout_propose(4) = 10 + 4 * 2 = 18 ticks. */
+    tick_to(18);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 4, NULL), -1, "too early at tick 18");
+    tick_to(19);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 4, NULL), 0, "nil prevote at tick 1 + 18");
+}
