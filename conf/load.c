@@ -349,7 +349,7 @@ int conf_node_load(struct conf_node *out, int argc, char **argv, char **envp, ch
     const char *env_config = env_get(envp, "DCHAT_CONFIG");
     if (config != NULL) {
         set_config_path(out, &d, config, CONF_SOURCE_FLAG);
-    } else if (env_config != NULL) {
+    } else if (env_config != NULL && env_config[0] != '\0') { /* DCHAT_CONFIG= : no file */
         set_config_path(out, &d, env_config, CONF_SOURCE_ENV);
     }
     if (d.count == 0 && out->config_path[0] != '\0') {

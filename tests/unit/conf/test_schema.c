@@ -128,6 +128,12 @@ Test(conf_load, config_flag_beats_dchat_config)
     char *argv2[] = { "dchat", NULL };
     cr_assert_eq(load(1, argv2, envp), -ENOENT);
     cr_assert(strstr(err, "/nonexistent.toml: cannot read") != NULL, "%s", err);
+    char *empty[] = { "DCHAT_CONFIG=", NULL };
+    cr_assert_eq(load(1, argv2, empty), 0, "%s", err); /* set but empty: no file */
+    cr_assert_str_eq(node.config_path, "");
+    char *argv3[] = { "dchat", "--config=", NULL };
+    cr_assert_eq(load(2, argv3, empty), DC_EUSAGE);
+    cr_assert_str_eq(err, "--config: config path is empty");
     unlink(keep);
 }
 
