@@ -4,7 +4,9 @@
  * Open addressing with linear probing and backward-shift deletion, so removals leave no
  * tombstones and probe chains stay short. Slots are found with SipHash under a per-node
  * secret key: ids are hashes an adversary can grind, and an unkeyed table would let one
- * build long probe chains. The set never grows: it refuses inserts past 3/4 full.
+ * build long probe chains. Each slot keeps its 64-bit hash as a tag (0 = empty), so a probe
+ * reads one dense array and touches a 32-byte key only on a tag match, and deletion never
+ * rehashes. The set never grows: it refuses inserts past 3/4 full.
  *
  * Threads: owned by one thread (the consensus lcore's state machine).
  */
@@ -20,7 +22,7 @@
 
 struct cons_idset {
     uint8_t (*keys)[CONS_ID_BYTES];
-    uint8_t *used;
+    uint64_t *tags;           /* SipHash of the slot's id with bit 0 set; 0 = empty */
     uint32_t slot_count;      /* power of two */
     uint32_t count;
     uint8_t hash_key[CONS_IDSET_KEY_BYTES];
