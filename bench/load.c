@@ -146,7 +146,7 @@ static void *sign_frames(void *arg)
 }
 
 /* Signs every frame, spread over the machine's cores. */
-static int sign_all(struct bench_load *load)
+static void sign_all(struct bench_load *load)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t threads = cores < 1 ? 1 : (cores > SIGN_THREADS_MAX ? SIGN_THREADS_MAX : cores);
@@ -166,7 +166,6 @@ static int sign_all(struct bench_load *load)
     for (uint64_t t = 0; t < started; t++) {
         pthread_join(tid[t], NULL);
     }
-    return 0;
 }
 
 /*
