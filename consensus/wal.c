@@ -309,6 +309,7 @@ static int handle_bad(struct cons_wal *wal, uint64_t end, uint64_t size,
                  (unsigned long long)report->bad_seq, (unsigned long long)end, report->why,
                  (unsigned long long)found);
     }
+    report->torn_tail = rc == 0;
     if (rc == 1 || strict) {
         return DC_ECORRUPT;
     }

@@ -73,6 +73,7 @@ struct cons_wal_report {
     uint64_t bad_offset;     /* file offset of the first bad record */
     uint64_t bad_seq;        /* the seq that record should have had */
     const char *why;         /* static text: what was wrong, NULL when nothing was */
+    int torn_tail;           /* the bad record was a torn tail (no valid record after it) */
 };
 
 struct cons_wal {

@@ -265,8 +265,11 @@ static int chain_verify_parse(int argc, char **argv, const char **data_dir, cons
                    "heights, each block's link to the one before (block 1 to the genesis hash),\n"
                    "and every commit certificate against the genesis validators. The genesis is\n"
                    "DIR/%s unless --genesis names another file. Prints the height and head\n"
-                   "hash; exits 1 naming the first bad height.\n",
-                   CHAIN_USAGE, CONS_STORE_FILE_NAME, CONS_GENESIS_FILE_NAME);
+                   "hash; exits 1 naming the first bad height. Then checks DIR/%s, if any:\n"
+                   "a torn last record is reported (the validator cuts it on start), damage\n"
+                   "before its end fails.\n",
+                   CHAIN_USAGE, CONS_STORE_FILE_NAME, CONS_GENESIS_FILE_NAME,
+                   CONS_WAL_VOTES_FILE_NAME);
             return 1;
         }
         if (i + 1 >= argc) {
@@ -336,6 +339,52 @@ static int chain_verify_store(const char *store_path, const struct cons_genesis 
     return rc == 0 ? 0 : 1;
 }
 
+/*
+ * The vote WAL beside the store, when there is one: intact, a torn tail (normal after a
+ * crash: the validator cuts it on start) or damage before its end (the validator will refuse
+ * to start). Exit status.
+ */
+static int chain_verify_wal(const char *data_dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", data_dir, CONS_WAL_VOTES_FILE_NAME);
+    struct cons_disk_file file;
+    int rc = cons_disk_file_open(&file, path, CONS_DISK_READONLY);
+    if (rc == -ENOENT) {
+        return 0; /* a relay, or a validator that never voted */
+    }
+    if (rc != 0) {
+        fprintf(stderr, "dchat chain verify: cannot open '%s': %s\n", path, dc_strerror(rc));
+        return 1;
+    }
+    static uint8_t buffer[CONS_WAL_RECORD_OVERHEAD_BYTES];
+    struct cons_wal_config config = { .kind = CONS_WAL_KIND_VOTES,
+                                      .payload_bytes_max = CONS_STORE_PAYLOAD_BYTES_MAX,
+                                      .buffer = buffer, .buffer_bytes = sizeof(buffer),
+                                      .flags = CONS_WAL_STRICT, .first_seq = 1 };
+    struct cons_wal wal;
+    struct cons_wal_report report;
+    rc = cons_wal_open(&wal, cons_disk_file_disk(&file), &config, &report);
+    cons_disk_file_close(&file);
+    if (rc == 0) {
+        printf("%s: %llu vote records, intact\n", path, (unsigned long long)report.records);
+        return 0;
+    }
+    if (rc == DC_ECORRUPT && report.torn_tail) {
+        printf("%s: %llu whole vote records, then a torn last record (%s at byte offset %llu; "
+               "the validator cuts it when it starts)\n", path,
+               (unsigned long long)report.records, report.why,
+               (unsigned long long)report.bad_offset);
+        return 0;
+    }
+    fprintf(stderr, "dchat chain verify: %s: damaged before its end (record seq %llu: %s at "
+            "byte offset %llu); the validator will refuse to start (docs/OPERATIONS.md)\n",
+            path, (unsigned long long)report.bad_seq,
+            report.why != NULL ? report.why : dc_strerror(rc),
+            (unsigned long long)report.bad_offset);
+    return 1;
+}
+
 int eng_cmd_chain(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
@@ -376,5 +425,6 @@ int eng_cmd_chain(int argc, char **argv)
         fprintf(stderr, "dchat chain verify: %s: %s\n", genesis_path, dc_strerror(rc));
         return 1;
     }
-    return chain_verify_store(store_path, &genesis, &set);
+    rc = chain_verify_store(store_path, &genesis, &set);
+    return rc != 0 ? rc : chain_verify_wal(data_dir);
 }

@@ -104,6 +104,24 @@ cp "$tmp/pristine" "$store"
 # ---- a chain grown by consensus, crashed and resumed from the WALs and stores ----
 "$cons_net" --net "$tmp/net" --data "$tmp/cons" --height 10 --crash-at 6 >"$tmp/out"
 grep -q 'crash at height 6' "$tmp/out" || fail "cons_net did not crash: $(cat "$tmp/out")"
+
+# chain verify also reads the vote WAL a crash left behind: intact, torn tail, damage.
+cp -r "$tmp/cons/v2" "$tmp/crashed"
+"$bin" chain verify --data-dir "$tmp/crashed" --genesis "$tmp/net/genesis.toml" >"$tmp/v"
+wal_records=$(sed -nE 's/.*votes\.wal: ([0-9]+) vote records, intact$/\1/p' "$tmp/v")
+[[ -n $wal_records ]] || fail "no vote WAL report: $(cat "$tmp/v")"
+printf 'x' >>"$tmp/crashed/votes.wal"
+"$bin" chain verify --data-dir "$tmp/crashed" --genesis "$tmp/net/genesis.toml" >"$tmp/v" ||
+  fail "a torn vote WAL tail failed verify"
+grep -q "$wal_records whole vote records, then a torn last record" "$tmp/v" ||
+  fail "torn WAL tail: $(cat "$tmp/v")"
+if (( wal_records >= 2 )); then
+  flip "$tmp/crashed/votes.wal" 40
+  expect_fail 1 "vote WAL damaged before its end" "$bin" chain verify \
+    --data-dir "$tmp/crashed" --genesis "$tmp/net/genesis.toml"
+  grep -Eq 'damaged before its end \(record seq [0-9]+: checksum mismatch at byte offset 32\)' \
+    "$tmp/err" || fail "WAL damage: $(cat "$tmp/err")"
+fi
 "$cons_net" --net "$tmp/net" --data "$tmp/cons" --height 20 >"$tmp/out"
 grep -Eq '^cons_net: resumed at heights 6 \(' "$tmp/out" ||
   fail "cons_net did not resume from its stores: $(head -1 "$tmp/out")"
