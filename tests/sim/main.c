@@ -26,6 +26,8 @@ const struct sim_scenario sim_scenarios[] = {
     { "skew", "clocks running at different rates", 4, 50, 50, 60, 0, 0, 1, 0 },
     { "byzantine", "one validator equivocates on proposals and votes", 4, 100, 100, 60, 0, 0,
       0, 1 },
+    { "byzantine7", "7 validators, 2 of them Byzantine and colluding, crashes of others", 7,
+      100, 100, 60, 0, 1, 0, 2 },
     { "chaos", "7 validators: everything at once, one of them Byzantine", 7, 200, 100, 80, 1,
       1, 1, 1 },
 };

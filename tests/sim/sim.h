@@ -36,7 +36,7 @@ struct sim_scenario {
     uint8_t partitions;
     uint8_t crashes;
     uint8_t skew;
-    uint8_t byzantine;
+    uint8_t byzantine;             /* how many validators equivocate (colluding), <= f */
 };
 
 /* xoshiro256** seeded through splitmix64: our own, so a seed means the same run anywhere. */

@@ -595,7 +595,12 @@ static void world_reset(struct sim_world *w, const struct sim_scenario *sc, uint
     w->faults_end = 1500 + sim_rng_below(&w->rng, 2500);
     w->next_fault_at = 200 + sim_rng_below(&w->rng, 800);
     w->next_submit_at = 1;
-    w->byz = sc->byzantine ? (uint32_t)sim_rng_below(&w->rng, sc->nodes) : sc->nodes;
+    /* The Byzantine validators (at most f): distinct, drawn at random; they collude. */
+    w->byz_mask = 0;
+    DC_ASSERT(sc->byzantine <= cons_valset_faulty_max(sc->nodes));
+    while ((uint32_t)__builtin_popcountll(w->byz_mask) < sc->byzantine) {
+        w->byz_mask |= (uint64_t)1 << sim_rng_below(&w->rng, sc->nodes);
+    }
     cons_block_init(&w->dec_block, w->dec_ids, SIM_BLOCK_IDS);
 }
 
@@ -610,7 +615,7 @@ static void world_setup(struct sim_world *w)
         crypto_sign_seed_keypair(node->pk, node->sk, key_seed);
         memcpy(pks[i], node->pk, CONS_PK_BYTES);
         node->up = 0;
-        node->byzantine = i == w->byz;
+        node->byzantine = (w->byz_mask >> i) & 1;
         node->group = 0;
         /* Clock rates within +-20%: see docs/CONSENSUS.md on why not 4x. */
         node->period = w->sc->skew ? 8 + (uint32_t)sim_rng_below(&w->rng, 5) : 10;

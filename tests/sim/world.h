@@ -1,6 +1,6 @@
 /*
  * The simulator's world: nodes, network, disks and the checkers' memory. Private to
- * tests/sim (world.c runs it, check.c judges it, byz.c plays the Byzantine validator).
+ * tests/sim (world.c runs it, check.c judges it, byz.c plays the Byzantine validators).
  */
 #ifndef SIM_WORLD_H
 #define SIM_WORLD_H
@@ -82,8 +82,8 @@ struct sim_world {
     int healed;
     uint64_t heal_height;
     uint64_t live_deadline;
-    uint32_t byz;                       /* index of the Byzantine validator, or n */
-    uint64_t byz_alt_height;            /* its last double proposal: (height, round, hashes) */
+    uint64_t byz_mask;                  /* the Byzantine validators */
+    uint64_t byz_alt_height;            /* their last double proposal: (height, round, hashes) */
     uint32_t byz_alt_round;
     uint8_t byz_orig_hash[CONS_HASH_BYTES];
     uint8_t byz_alt_hash[CONS_HASH_BYTES];
