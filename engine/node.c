@@ -11,6 +11,8 @@
 #include "engine/key.h"
 #include "engine/node_config.h"
 
+#include "conf/load.h"
+
 #include "dataplane/relay.h"
 
 #include "common/dc_err.h"
@@ -21,23 +23,45 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Prints the loader's error lines (one per problem), each as "dchat: ...". */
+static void print_errors(const char *err)
+{
+    while (*err != '\0') {
+        const char *nl = strchr(err, '\n');
+        int len = nl != NULL ? (int)(nl - err) : (int)strlen(err);
+        fprintf(stderr, "dchat: %.*s\n", len, err);
+        err += len + (nl != NULL);
+    }
+}
 
 /*
- * The one place settings are loaded. Today: defaults + flags. The config loader (flag > env >
- * file > defaults) replaces this body. 0, 1 (help printed) or an error after one stderr line.
+ * The one place settings are loaded: the config loader (conf/load.h: flag > environment >
+ * file > defaults), then the node's own cross-checks. 0, 1 (help printed) or an error after
+ * one stderr line per problem.
  */
 static int load_config(struct eng_node_config *cfg, int argc, char **argv)
 {
-    char err[512] = "";
-    eng_node_config_defaults(cfg);
-    int rc = eng_node_config_parse_flags(cfg, argc, argv, err, sizeof(err));
+    if (conf_node_help_requested(argc, argv)) {
+        printf("usage: dchat --role relay|validator [--config FILE] [flags]\n\n");
+        conf_node_usage(stdout);
+        return 1;
+    }
+    static struct conf_node conf; /* large; main thread, once */
+    char err[CONF_ERR_BYTES] = "";
+    int rc = conf_node_load(&conf, argc, argv, environ, err, sizeof(err));
+    if (rc == 0) {
+        rc = eng_node_config_from_conf(cfg, &conf, err, sizeof(err));
+    }
     if (rc == 0) {
         rc = eng_node_config_check(cfg, err, sizeof(err));
     }
-    if (rc < 0) {
-        fprintf(stderr, "dchat: %s\n", err);
+    if (rc != 0) {
+        print_errors(err);
+        return rc < 0 ? rc : DC_ECONFIG;
     }
-    return rc;
+    return 0;
 }
 
 static void relay_params(const struct eng_node_config *cfg, struct dp_relay_params *p)
@@ -223,7 +247,9 @@ int eng_cmd_node(int argc, char **argv)
     struct eng_node_config cfg;
     int rc = load_config(&cfg, argc, argv);
     if (rc != 0) {
-        return rc == 1 ? 0 : 2;
+        return rc == 1 ? 0 : rc == DC_EUSAGE || rc == DC_ECONFIG || rc == DC_ETYPE ||
+                                     rc == DC_ERANGE || rc == DC_EUNKNOWNKEY ||
+                                     rc == DC_EMALFORMED ? 2 : 1;
     }
     dc_log_set_level(cfg.log_level);
     struct eng_key key;

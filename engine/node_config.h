@@ -1,11 +1,10 @@
 /*
  * node_config: every setting of a running node (`dchat --role ...`), in one plain struct.
  *
- * The struct is filled in two steps: eng_node_config_defaults() and then one loader. Today the
- * loader is eng_node_config_parse_flags() (command-line flags only); the config engineer's
- * loader (flag > environment > file > defaults) fills the same struct and replaces that one
- * call in engine/node.c. Addresses are kept both as the text the operator wrote (for logs and
- * for the control plane's records) and resolved into a sockaddr once, at start-up.
+ * Filled in two steps: the config loader (conf/load.h: flag > environment > file > defaults,
+ * one schema for all of them) produces a `struct conf_node`, and eng_node_config_from_conf()
+ * maps it here, resolving every address once, at start-up. Addresses are kept both as the
+ * text the operator wrote (for logs and for the control plane's records) and as a sockaddr.
  *
  * Fixed-size arrays, no allocation: the struct can live on the stack of the main thread and
  * be read (never written) by every thread after launch. Called from the main thread only.
@@ -92,13 +91,13 @@ struct eng_node_config {
 /* The defaults every loader starts from (role NONE: the operator must pick one). */
 void eng_node_config_defaults(struct eng_node_config *cfg);
 
+struct conf_node; /* conf/schema.h */
 /*
- * Parses `dchat --role ... [flags]` (argv[0] is the program) on top of what `cfg` holds.
- * 0 on success; 1 when --help was printed (the caller exits 0); DC_EUSAGE or DC_ECONFIG with
- * one line in err[err_size] that names the flag and quotes the value.
+ * Fills `cfg` from the config loader's result (conf_node_load: flag > env > file > defaults),
+ * resolving every address. 0 or DC_ECONFIG with one line in err[err_size].
  */
-int eng_node_config_parse_flags(struct eng_node_config *cfg, int argc, char **argv, char *err,
-                                size_t err_size);
+int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_node *conf,
+                              char *err, size_t err_size);
 
 /* Checks the settings together (role given, worker count vs cores ...). 0 or DC_ECONFIG. */
 int eng_node_config_check(const struct eng_node_config *cfg, char *err, size_t err_size);
@@ -108,8 +107,5 @@ int eng_node_config_check(const struct eng_node_config *cfg, char *err, size_t e
  * `port_zero_ok`) into `addr`. 0 or DC_ECONFIG.
  */
 int eng_node_addr_parse(struct eng_node_addr *addr, const char *text, int port_zero_ok);
-
-/* The flag help text, for `dchat --role relay --help`. */
-void eng_node_config_usage(FILE *out);
 
 #endif

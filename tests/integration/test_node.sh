@@ -131,4 +131,31 @@ for want in bad_frame_magic=7 bad_frame_version=5 bad_msg=3 bad_frame_truncated=
     rx_subscribes= subscribers=1; do
     grep -q "$want" <<<"$final" || fail "final stats lack $want: $final"
 done
+
+# 7. settings from a config file, overridden by the environment (DCHAT_PORT), as documented
+cat >"$tmp/node.toml" <<TOML
+[node]
+role = "relay"
+data_dir = "$tmp/data3"
+[network]
+listen_addrs = ["/ip4/127.0.0.1/udp/$((port + 3))"]
+bootstrap_nodes = []
+[rpc]
+listen = "127.0.0.1:$((port + 4))"
+[dataplane]
+verify_workers = 2
+TOML
+DCHAT_PORT=$((port + 5)) "$bin" --config "$tmp/node.toml" 2>"$tmp/conf.log" &
+pids+=($!)
+deadline=$((SECONDS + 15))
+until grep -q 'listening' "$tmp/conf.log"; do
+    kill -0 "${pids[-1]}" 2>/dev/null || fail "relay from a config file exited at start"
+    ((SECONDS < deadline)) || fail "relay from a config file did not start"
+    sleep 0.1
+done
+grep -q "udp 127.0.0.1:$((port + 5))\|udp /ip4/127.0.0.1/udp/$((port + 5))" "$tmp/conf.log" ||
+    fail "DCHAT_PORT did not replace the file's port: $(grep listening "$tmp/conf.log")"
+grep -q '2 verify workers' "$tmp/conf.log" || fail "verify_workers from the file not applied"
+kill -TERM "${pids[-1]}"
+wait "${pids[-1]}" || fail "relay from a config file did not exit cleanly"
 echo "ok"
