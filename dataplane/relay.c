@@ -11,7 +11,7 @@
 #include <time.h>
 
 #define RX_BUFS 256
-#define TX_BUFS 512
+#define TX_BUFS 256
 #define GSO_BYTES_MAX 65000u
 #define START_WAIT_MS 5000
 

@@ -87,10 +87,20 @@ struct dp_backend {
     uint32_t tx_free_count;
 };
 
+/*
+ * Zeroed memory for buffers, on huge pages where the kernel allows (the receive ring cycles
+ * through 16 MiB: one TLB entry per 2 MiB instead of per 4 KiB), touched now so that no page
+ * fault happens on the hot path.
+ */
 static void *map_zeroed(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED) {
+        return NULL;
+    }
+    (void)madvise(p, bytes, MADV_HUGEPAGE);
+    memset(p, 0, bytes);
+    return p;
 }
 
 static int open_socket(const struct dp_backend_conf *conf)
