@@ -60,7 +60,8 @@ static int genesis_parse(int argc, char **argv, struct genesis_args *args)
 {
     *args = (struct genesis_args){ .validators = -1, .chain_id = "dchat-local",
                                    .host = "127.0.0.1", .base_port = 9000 };
-    for (int i = 1; i < argc; i++) {
+    /* Every flag takes a value: step over both at once. */
+    for (int i = 1; i < argc; i += 2) {
         const char *flag = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
@@ -96,7 +97,6 @@ static int genesis_parse(int argc, char **argv, struct genesis_args *args)
             fprintf(stderr, "dchat genesis: unknown flag '%s' (%s)\n", flag, GENESIS_USAGE);
             return 2;
         }
-        i++;
     }
     if (args->validators < 0 || args->out == NULL) {
         fprintf(stderr, "dchat genesis: %s is required (%s)\n",
