@@ -50,6 +50,8 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
         }
         for (uint32_t i = 0; i < io->msg_count; i++) {
             io->free[io->free_count++] = &io->msgs[i];
+            /* touch every page now: no page fault when the slot is first used */
+            ((volatile uint8_t *)&io->msgs[i])[0] = 0;
         }
     }
     return 0;
