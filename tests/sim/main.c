@@ -125,6 +125,49 @@ static int parse(int argc, char **argv, struct options *opt)
     return 0;
 }
 
+struct totals {
+    uint64_t runs;
+    uint64_t heights;
+    uint64_t messages;
+    uint64_t crashes;
+    uint64_t equivocations;
+};
+
+static struct totals per_scenario[16];
+
+static void add(struct totals *t, const struct sim_result *res)
+{
+    t->runs++;
+    t->heights += res->heights;
+    t->messages += res->messages;
+    t->crashes += res->crashes;
+    t->equivocations += res->equivocations;
+}
+
+/*
+ * A checker that never sees a fault proves nothing: a scenario that ran a fair number of
+ * seeds must have crashed someone if it crashes, and seen equivocations if it has a
+ * Byzantine validator. 0 when so.
+ */
+static int faults_happened(void)
+{
+    _Static_assert(sizeof(per_scenario) / sizeof(per_scenario[0]) >= 8, "room per scenario");
+    for (uint32_t i = 0; i < sim_scenario_count; i++) {
+        const struct sim_scenario *sc = &sim_scenarios[i];
+        const struct totals *t = &per_scenario[i];
+        if (t->runs < 20) {
+            continue;
+        }
+        if ((sc->crashes && t->crashes == 0) || (sc->byzantine && t->equivocations == 0)) {
+            printf("cons-sim: FAIL scenario=%s: %" PRIu64 " runs without a single %s: the "
+                   "fault injection is inert\n", sc->name, t->runs,
+                   sc->crashes && t->crashes == 0 ? "crash" : "equivocation");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static const struct sim_scenario *scenario_for(const struct options *opt, uint64_t seed)
 {
     if (strcmp(opt->scenario, "all") == 0) {
@@ -137,7 +180,7 @@ int main(int argc, char **argv)
 {
     struct options opt;
     struct sim_result res;
-    uint64_t heights = 0, messages = 0, crashes = 0, equivocations = 0;
+    struct totals all = { 0 };
     struct timespec t0, t1;
     if (parse(argc, argv, &opt) != 0) {
         usage(stderr);
@@ -164,17 +207,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "cons-sim: %" PRIu64 "/%" PRIu64 " seeds ok, %.0f s\n", i + 1,
                     opt.seeds, (double)(t1.tv_sec - t0.tv_sec));
         }
-        heights += res.heights;
-        messages += res.messages;
-        crashes += res.crashes;
-        equivocations += res.equivocations;
+        add(&all, &res);
+        add(&per_scenario[sc - sim_scenarios], &res);
+    }
+    if (faults_happened() != 0) {
+        sim_release();
+        return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("cons-sim: OK %" PRIu64 " seeds (scenario %s, first seed %" PRIu64 ", %s): %" PRIu64
            " blocks, %" PRIu64 " messages, %" PRIu64 " crashes, %" PRIu64
            " equivocations, %.1f s\n",
-           opt.seeds, opt.scenario, opt.first, opt.ed25519 ? "ed25519" : "fast", heights,
-           messages, crashes, equivocations,
+           opt.seeds, opt.scenario, opt.first, opt.ed25519 ? "ed25519" : "fast", all.heights,
+           all.messages, all.crashes, all.equivocations,
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     sim_release();
     return 0;
