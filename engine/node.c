@@ -10,6 +10,7 @@
 #include "engine/ctl.h"
 #include "engine/key.h"
 #include "engine/node_config.h"
+#include "engine/validator.h"
 
 #include "conf/load.h"
 
@@ -110,9 +111,10 @@ static int load_key(const struct eng_node_config *cfg, struct eng_key *key)
 /* ---- control-plane hook: the control thread (engine/ctl.h) starts and stops here ---- */
 
 static int ctl_hook_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                          struct dp_ctl_port *port)
+                          struct dp_ctl_port *port, struct eng_validator *val)
 {
-    int rc = eng_ctl_start(ctl, cfg, port);
+    int rc = val->state != NULL ? eng_validator_ctl_start(val, ctl, cfg, port)
+                                : eng_ctl_start(ctl, cfg, port);
     if (rc == DC_EUNSUPPORTED) {
         DC_WARN("node", "control plane (discovery, RPC) not available in this build: "
                         "running the dataplane alone");
@@ -184,10 +186,6 @@ static int wait_for_signal(struct dp_relay *relay, const struct eng_node_config 
 /* Warnings first (before anything can fail), so an operator cannot miss them. */
 static void log_warnings(const struct eng_node_config *cfg)
 {
-    if (cfg->role == ENG_NODE_ROLE_VALIDATOR) {
-        DC_WARN("node", "--role validator: consensus is not wired into the node yet; this "
-                        "node runs the relay dataplane and the control plane only");
-    }
     if (cfg->bench_skip_verify) {
         DC_WARN("node", "!!! --bench-skip-verify: SIGNATURES ARE NOT CHECKED; forged messages "
                         "WILL be forwarded. Benchmarks only, never on a real network !!!");
@@ -211,25 +209,35 @@ static void log_listening(const struct eng_node_config *cfg, const struct eng_ke
 static int run(const struct eng_node_config *cfg, const struct eng_key *key,
                struct dp_relay *relay)
 {
-    char err[256] = "";
+    char err[512] = "";
+    /* The validator's data directory first: a key outside the genesis stops us here. */
+    struct eng_validator val = { 0 };
+    if (cfg->role == ENG_NODE_ROLE_VALIDATOR &&
+        eng_validator_open(&val, cfg, key, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dchat: validator: %s\n", err);
+        return 1;
+    }
     struct dp_relay_params params;
     relay_params(cfg, &params);
     int rc = dp_relay_init(relay, &params, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "dchat: --listen %s: %s\n", cfg->listen.text, err);
+        eng_validator_close(&val);
         return 1;
     }
     rc = dp_relay_start(relay, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "dchat: %s\n", err);
         dp_relay_fini(relay);
+        eng_validator_close(&val);
         return 1;
     }
     struct eng_ctl ctl = { 0 };
-    rc = ctl_hook_start(&ctl, cfg, dp_relay_ctl_port(relay));
+    rc = ctl_hook_start(&ctl, cfg, dp_relay_ctl_port(relay), &val);
     if (rc != 0) {
         fprintf(stderr, "dchat: cannot start the control plane: %s\n", dc_strerror(rc));
         dp_relay_fini(relay);
+        eng_validator_close(&val);
         return 1;
     }
     log_listening(cfg, key);
@@ -239,6 +247,7 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
     dp_relay_stop(relay);
     log_stats(relay, "final");
     dp_relay_fini(relay);
+    eng_validator_close(&val);
     return 0;
 }
 
