@@ -5,6 +5,7 @@
 #include "common/dc_err.h"
 
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,12 +113,14 @@ int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char
     r->start_ns = mono_ns();
     r->worker_count = params->skip_verify ? 0 : params->verify_workers;
     uint32_t pool = r->worker_count * DP_RELAY_VERIFY_RING_SLOTS;
-    r->io_stats = dc_alloc_aligned(DP_CACHE_LINE, sizeof(*r->io_stats));
+    r->io_stats = dc_alloc_aligned(DP_CACHE_LINE, 2 * sizeof(*r->io_stats));
     if (r->io_stats == NULL) {
         snprintf(err, err_size, "out of memory");
         return -ENOMEM;
     }
+    r->main_stats = r->io_stats + 1;
     dp_stats_block_init(r->io_stats);
+    dp_stats_block_init(r->main_stats);
     int rc = open_backend(r, err, err_size);
     if (rc != 0) {
         dc_free(r->io_stats);
@@ -139,6 +142,7 @@ int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char
     }
     dp_stats_set_init(&r->stats);
     (void)dp_stats_set_add(&r->stats, r->io_stats);
+    (void)dp_stats_set_add(&r->stats, r->main_stats);
     for (uint32_t i = 0; i < r->worker_count; i++) {
         (void)dp_stats_set_add(&r->stats, &r->workers[i].stats);
     }
@@ -240,6 +244,14 @@ void dp_relay_tick(struct dp_relay *r)
 {
     uint64_t s = (mono_ns() - r->start_ns) / 1000000000u;
     atomic_store_explicit(&r->clock_s, (uint32_t)s, memory_order_relaxed);
+    /* The kernel's count of datagrams dropped at our socket (queue full): one system call a
+     * second here instead of a control message on every receive. */
+    uint32_t meminfo[SK_MEMINFO_VARS];
+    socklen_t len = sizeof(meminfo);
+    if (getsockopt(r->ops->fd(r->be), SOL_SOCKET, SO_MEMINFO, meminfo, &len) == 0 &&
+        len > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+        dp_stats_set_gauge(r->main_stats, DP_STAT_RX_KERNEL_DROPS, meminfo[SK_MEMINFO_DROPS]);
+    }
 }
 
 void dp_relay_stop(struct dp_relay *r)

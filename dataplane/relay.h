@@ -52,6 +52,7 @@ struct dp_relay {
     struct dp_backend *be;
     struct dp_io *io;             /* cache-aligned, allocated */
     struct dp_stats_block *io_stats; /* the I/O thread's (and its backend's) counters */
+    struct dp_stats_block *main_stats; /* written by dp_relay_tick() (main thread) */
     struct dp_verify_worker *workers;
     uint32_t worker_count;
     struct dp_ctl_port port;
@@ -72,7 +73,7 @@ int dp_relay_init(struct dp_relay *relay, const struct dp_relay_params *params, 
                   size_t err_size);
 /* Launches the threads and waits until the I/O thread runs. 0 or -errno (+ err line). */
 int dp_relay_start(struct dp_relay *relay, char *err, size_t err_size);
-/* Advances the coarse clock (seconds since init). */
+/* Advances the coarse clock (seconds since init) and samples the socket's kernel drops. */
 void dp_relay_tick(struct dp_relay *relay);
 /* Stops and joins every thread. Idempotent. */
 void dp_relay_stop(struct dp_relay *relay);

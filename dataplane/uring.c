@@ -44,8 +44,8 @@
 #define TAG(tag, index) ((tag) << 32 | (uint64_t)(index))
 /* rounded up to 8 so the control messages after the name are aligned for struct cmsghdr */
 #define RX_NAME_BYTES ((uint32_t)(sizeof(struct sockaddr_in6) + 7) & ~7u)
-/* UDP_GRO (the segment size) and SO_RXQ_OVFL (the socket's drop count) */
-#define RX_CONTROL_BYTES ((uint32_t)(CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(uint32_t))))
+/* UDP_GRO: the segment size of a coalesced receive */
+#define RX_CONTROL_BYTES ((uint32_t)CMSG_SPACE(sizeof(int)))
 #define RX_PAYLOAD_BYTES 65536u
 
 struct tx_slot {
@@ -119,7 +119,6 @@ static int open_socket(const struct dp_backend_conf *conf)
     }
     int on = 1;
     (void)setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof(on)); /* best effort */
-    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on)); /* count kernel drops */
     if (bind(fd, conf->listen, conf->listen_len) != 0) {
         int rc = -errno;
         close(fd);
@@ -294,8 +293,8 @@ static void arm(struct dp_backend *be)
     }
 }
 
-/* The GRO segment size (0: one datagram); publishes the kernel's drop count on the way. */
-static int read_cmsgs(struct dp_backend *be, struct io_uring_recvmsg_out *o, struct msghdr *msg)
+/* The GRO segment size, or 0 for a single datagram. */
+static int read_cmsgs(struct io_uring_recvmsg_out *o, struct msghdr *msg)
 {
     int seg = 0;
     for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c != NULL;
@@ -303,11 +302,6 @@ static int read_cmsgs(struct dp_backend *be, struct io_uring_recvmsg_out *o, str
         if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO &&
             c->cmsg_len >= CMSG_LEN(sizeof(int))) {
             memcpy(&seg, CMSG_DATA(c), sizeof(seg));
-        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
-                   c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
-            uint32_t drops = 0;
-            memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-            dp_stats_set_gauge(be->stats, DP_STAT_RX_KERNEL_DROPS, drops);
         }
     }
     return seg;
@@ -342,7 +336,7 @@ static uint32_t on_rx(struct dp_backend *be, const struct io_uring_cqe *cqe,
     }
     const uint8_t *payload = io_uring_recvmsg_payload(o, &be->rx_msg);
     uint32_t len = io_uring_recvmsg_payload_length(o, cqe->res, &be->rx_msg);
-    uint32_t seg = (uint32_t)read_cmsgs(be, o, &be->rx_msg);
+    uint32_t seg = (uint32_t)read_cmsgs(o, &be->rx_msg);
     if (seg == 0 || seg > len) {
         seg = len;
     }
