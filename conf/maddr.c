@@ -295,3 +295,24 @@ int conf_maddr_resolve(const struct conf_maddr *addr, struct sockaddr_storage *o
     freeaddrinfo(res);
     return *count > 0 ? 0 : DC_ENOTFOUND;
 }
+
+int conf_maddr_resolve_text(const char *text, int port_zero_ok, struct sockaddr_storage *out,
+                            socklen_t *len_out)
+{
+    struct conf_maddr addr;
+    size_t count = 0;
+    int rc = conf_maddr_parse(&addr, text, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    if (addr.port == 0 && !port_zero_ok) {
+        return DC_ERANGE;
+    }
+    rc = conf_maddr_resolve(&addr, out, 1, &count);
+    if (rc != 0) {
+        return rc;
+    }
+    *len_out = out->ss_family == AF_INET ? (socklen_t)sizeof(struct sockaddr_in)
+                                         : (socklen_t)sizeof(struct sockaddr_in6);
+    return 0;
+}

@@ -69,4 +69,13 @@ int conf_maddr_format_as_written(const struct conf_maddr *addr, char *buf, size_
 int conf_maddr_resolve(const struct conf_maddr *addr, struct sockaddr_storage *out, size_t max,
                        size_t *count);
 
+/*
+ * Parse any accepted form and resolve it: one call for code that holds an address as text
+ * (a bootstrap node re-resolved when it stays silent). Fills the first address and its
+ * length. Returns 0, DC_EMALFORMED (bad text), DC_ERANGE (port 0 without `port_zero_ok`),
+ * DC_ENOTFOUND or -EAGAIN. Blocks like conf_maddr_resolve().
+ */
+int conf_maddr_resolve_text(const char *text, int port_zero_ok, struct sockaddr_storage *out,
+                            socklen_t *len_out);
+
 #endif

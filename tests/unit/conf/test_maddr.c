@@ -113,3 +113,19 @@ Test(conf_maddr, localhost_resolves_and_unknown_names_do_not)
     cr_assert(rc == DC_ENOTFOUND || rc == -EAGAIN, "rc %d", rc);
     cr_assert_eq(count, 0);
 }
+
+Test(conf_maddr, resolve_text_takes_every_form)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = 0;
+    cr_assert_eq(conf_maddr_resolve_text("/ip4/127.0.0.1/tcp/9000", 0, &sa, &len), 0);
+    cr_assert_eq(len, sizeof(struct sockaddr_in));
+    cr_assert_eq(ntohs(((struct sockaddr_in *)&sa)->sin_port), 9000);
+    cr_assert_eq(conf_maddr_resolve_text("/dns4/localhost/udp/9001", 0, &sa, &len), 0);
+    cr_assert_eq(sa.ss_family, AF_INET);
+    cr_assert_eq(conf_maddr_resolve_text("[::1]:9002", 0, &sa, &len), 0);
+    cr_assert_eq(len, sizeof(struct sockaddr_in6));
+    cr_assert_eq(conf_maddr_resolve_text("localhost:0", 0, &sa, &len), DC_ERANGE);
+    cr_assert_eq(conf_maddr_resolve_text("127.0.0.1:0", 1, &sa, &len), 0);
+    cr_assert_eq(conf_maddr_resolve_text("nonsense", 0, &sa, &len), DC_EMALFORMED);
+}
