@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The single-server testnet (seed Parts 7-8) with real processes on loopback:
+#
+#   dchat testnet: 4 validators + 4 relays, all healthy
+#   -> every validator reports the same height and hash, height >= 3
+#   validator 4 killed (SIGKILL, by PID) -> validators 1-3 keep committing and agree (3 of 4),
+#      and report 3 online validators
+#   validator 4 started again with its own argv -> it catches up (block sync) and agrees
+#   SIGTERM to dchat testnet -> exit 0, every child stopped
+#   a key that is not in the genesis -> refused with one line
+#
+# Waits poll the RPC with generous deadlines; at every sample where two validators are at the
+# same height their hashes must be equal (a fork fails the test at once). Processes are
+# killed by PID in the trap.
+set -euo pipefail
+bin=${DCHAT_BIN:?DCHAT_BIN must point at the dchat binary}
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+tmp=$(mktemp -d /tmp/dchat-testnet.XXXXXX)
+tn=$tmp/tn
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for f in "$tn"/run/*.pid; do
+    [[ -f $f ]] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [[ -n ${KEEP_TMP:-} ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  tail -n 30 "$tmp/testnet.out" >&2 || true
+  for f in "$tn"/logs/validator-*.log "$tmp"/restart.log; do
+    [[ -f $f ]] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+  done
+  exit 1
+}
+
+# A port base whose 40 ports nobody holds: UDP +0..3 validators, +10..13 relays; TCP +20..23
+# validators' RPC, +30..33 relays' RPC.
+pick_base() {
+  local try b off used
+  for try in $(seq 50); do
+    b=$((12000 + RANDOM % 19000)) used=0
+    for off in 0 1 2 3 10 11 12 13; do ss -Hlun "sport = :$((b + off))" | grep -q . && used=1; done
+    for off in 20 21 22 23 30 31 32 33; do
+      ss -Hltn "sport = :$((b + off))" | grep -q . && used=1
+    done
+    ((used)) || { echo "$b"; return; }
+  done
+  echo "no free port range found" >&2
+  return 1
+}
+base=$(pick_base)
+rpc() { echo "127.0.0.1:$((base + 20 + $1 - 1))"; } # validator 1..4
+
+# status I: "HEIGHT HASH ONLINE" of validator I, or "- - -" when it does not answer.
+status() {
+  curl -s --max-time 2 "http://$(rpc "$1")/chain/status" |
+    jq -r '"\(.height) \(.hash) \(.online_validators)"' 2>/dev/null || echo "- - -"
+}
+# sample LIST: reads the validators in LIST; fails on a fork; sets low, high, agree, online.
+sample() {
+  local i h x o
+  declare -A seen=()
+  low=999999999 high=0 agree=1 online=()
+  for i in "$@"; do
+    read -r h x o < <(status "$i")
+    [[ $h == - || $h == null ]] && { agree=0; low=0; continue; }
+    online[$i]=$o
+    if [[ -n ${seen[$h]:-} && ${seen[$h]} != "$x" ]]; then
+      fail "fork: two validators at height $h with hashes ${seen[$h]} and $x"
+    fi
+    seen[$h]=$x
+    ((h < low)) && low=$h
+    ((h > high)) && high=$h
+  done
+  ((low == high)) || agree=0
+}
+# wait_agree MIN_HEIGHT SECONDS LIST...: until every validator in LIST is at one height
+# >= MIN_HEIGHT with one hash.
+wait_agree() {
+  local min=$1 secs=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  while :; do
+    sample "$@"
+    ((agree && low >= min)) && return 0
+    ((SECONDS < deadline)) || fail "validators $* did not agree at height >= $min in ${secs}s" \
+      "(heights $low..$high)"
+    sleep 0.2
+  done
+}
+
+# 1. the testnet comes up
+"$bin" testnet --dir "$tn" --base-port "$base" --relay-port $((base + 10)) \
+  --rpc-port $((base + 20)) --status-interval 5 >"$tmp/testnet.out" 2>&1 &
+testnet=$!
+pids+=("$testnet")
+deadline=$((SECONDS + 90))
+until grep -q 'all 8 nodes healthy' "$tmp/testnet.out"; do
+  kill -0 "$testnet" 2>/dev/null || fail "dchat testnet exited during start-up"
+  ((SECONDS < deadline)) || fail "the testnet did not become healthy"
+  sleep 0.2
+done
+for i in 1 2 3 4; do
+  curl -s --max-time 2 "http://127.0.0.1:$((base + 30 + i - 1))/health" | jq -e '.status == "ok"' \
+    >/dev/null || fail "relay $i is not healthy"
+done
+
+# 2. one chain: all four at the same height >= 3 with the same hash
+wait_agree 3 60 1 2 3 4
+echo "4 validators agree at height $low"
+deadline=$((SECONDS + 30))
+until sample 1 2 3 4 && [[ ${online[1]:-0} == 4 ]]; do
+  ((SECONDS < deadline)) || fail "validator 1 does not report 4 online validators"
+  sleep 0.2
+done
+
+# 3. validator 4 dies: the other three go on and agree
+v4=$(cat "$tn/run/validator-4.pid")
+kill -9 "$v4"
+sample 1 2 3
+killed_at=$high
+wait_agree $((killed_at + 3)) 60 1 2 3
+echo "3 validators went on to height $low after validator 4 died at $killed_at"
+deadline=$((SECONDS + 30))
+until sample 1 2 3 && [[ ${online[1]:-0} == 3 ]]; do
+  ((SECONDS < deadline)) || fail "validator 1 does not report 3 online validators"
+  sleep 0.5
+done
+grep -q 'validator-4 (pid' "$tmp/testnet.out" || fail "dchat testnet did not report the exit"
+
+# 4. validator 4 again, with the argv the testnet gave it: it syncs and agrees
+mapfile -t args <"$tn/run/validator-4.args"
+"$bin" "${args[@]}" >"$tmp/restart.log" 2>&1 &
+pids+=($!)
+sample 1 2 3
+target=$high
+wait_agree "$target" 90 1 2 3 4
+echo "validator 4 caught up from the others: 4 agree at height $low (target $target)"
+
+# 5. SIGTERM stops the testnet and every child it started
+kill -TERM "$testnet"
+rc=0
+wait "$testnet" || rc=$?
+[[ $rc == 0 ]] || fail "dchat testnet exited $rc on SIGTERM"
+grep -q 'testnet: stopped' "$tmp/testnet.out" || fail "no 'stopped' line"
+for f in "$tn"/run/validator-[123].pid "$tn"/run/relay-*.pid; do
+  p=$(cat "$f")
+  ! kill -0 "$p" 2>/dev/null || fail "$(basename "$f" .pid) (pid $p) still runs"
+done
+
+# 6. a key outside the genesis is refused
+mkdir "$tmp/outsider"
+cp "$tn/net/genesis.toml" "$tmp/outsider/"
+"$bin" keygen --out "$tmp/outsider.key" >/dev/null
+rc=0
+"$bin" --role validator --listen 127.0.0.1:0 --rpc 127.0.0.1:0 --data-dir "$tmp/outsider" \
+  --key "$tmp/outsider.key" --bootstrap-nodes "" 2>"$tmp/outsider.err" || rc=$?
+[[ $rc == 1 ]] || fail "a validator outside the genesis exited $rc, not 1"
+grep -q 'is not a validator of chain' "$tmp/outsider.err" || fail "no clear refusal line"
+echo "PASS"
