@@ -55,8 +55,13 @@ for i in 0 1 2 3; do
         --bootstrap-nodes "" >"$tmp/r$i.log" 2>&1 &
     pids+=($!)
 done
-for i in 0 1 2 3; do
-    kill -0 "${pids[$i]}" 2>/dev/null || die "relay r$i did not start"
+for i in 0 1 2 3; do # each relay logs "listening" once its socket is bound
+    deadline=$((SECONDS + 10))
+    until grep -qs listening "$tmp/r$i.log"; do
+        kill -0 "${pids[$i]}" 2>/dev/null || die "relay r$i did not start"
+        ((SECONDS < deadline)) || die "relay r$i is not listening after 10 s"
+        sleep 0.1
+    done
 done
 echo "run.sh: 4 relays up on $(addr 0) .. $(addr 3); sending $messages messages to r0," \
     "subscriber at r3" >&2
