@@ -34,6 +34,7 @@ struct dp_tx_buf {
     uint32_t len;
     uint32_t seg_bytes; /* 0 or >= len: one datagram */
     uint32_t seg_count;
+    uint32_t records;   /* records in it: what a failed send loses */
     uint32_t index;     /* the backend's slot */
 };
 

@@ -139,6 +139,7 @@ static void close_frame(struct dp_fanout *fo, struct dp_dest *d)
     d->frame_open = 0;
     struct dp_tx_buf *tx = d->tx;
     uint32_t len = (uint32_t)dp_wire_builder_finish(&d->b);
+    uint32_t records = d->b.count;
     if (len == 0) {
         return;
     }
@@ -148,7 +149,7 @@ static void close_frame(struct dp_fanout *fo, struct dp_dest *d)
         send_buf(fo, d);
         d->tx = fo->ops->tx_get(fo->be);
         if (d->tx == NULL) {
-            dp_stats_add(fo->stats, DP_STAT_DROP_TX, 1);
+            dp_stats_add(fo->stats, DP_STAT_DROP_TX, records);
             return;
         }
         tx = d->tx;
@@ -159,6 +160,7 @@ static void close_frame(struct dp_fanout *fo, struct dp_dest *d)
     }
     tx->len += len;
     tx->seg_count++;
+    tx->records += records;
     if (len < tx->seg_bytes || tx->seg_count == DP_FANOUT_GSO_SEGS_MAX ||
         tx->cap - tx->len < fo->mtu) {
         send_buf(fo, d);

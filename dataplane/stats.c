@@ -29,7 +29,7 @@ static const struct {
     [DP_STAT_DROP_DONE_RING] = { "drop_done_ring", "messages dropped: return queue full" },
     [DP_STAT_DROP_CTL_RING] = { "drop_ctl_ring", "records dropped: control queue full" },
     [DP_STAT_DROP_POOL] = { "drop_pool", "messages dropped: no free buffer" },
-    [DP_STAT_DROP_TX] = { "drop_tx", "datagrams not sent (send error or queue full)" },
+    [DP_STAT_DROP_TX] = { "drop_tx", "records not sent (send error or no send buffer)" },
     [DP_STAT_DROP_SUB_FULL] = { "drop_sub_full", "subscribes refused: table full" },
     [DP_STAT_DEDUP_EVICTIONS] = { "dedup_evictions", "live de-dup entries overwritten" },
     [DP_STAT_TX_DATAGRAMS] = { "tx_datagrams", "UDP datagrams sent" },

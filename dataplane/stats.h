@@ -43,7 +43,7 @@ enum dp_stat {
     DP_STAT_DROP_DONE_RING,     /* worker's return queue full (never expected) */
     DP_STAT_DROP_CTL_RING,      /* control queue full */
     DP_STAT_DROP_POOL,          /* no free message buffer */
-    DP_STAT_DROP_TX,            /* send failed or send queue full */
+    DP_STAT_DROP_TX,            /* records not sent: send failed or no send buffer */
     DP_STAT_DROP_SUB_FULL,      /* subscriber table full: subscribe refused */
     DP_STAT_DEDUP_EVICTIONS,    /* a live de-dup entry overwritten (table too small) */
     DP_STAT_TX_DATAGRAMS,

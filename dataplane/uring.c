@@ -365,7 +365,7 @@ static void on_tx(struct dp_backend *be, const struct io_uring_cqe *cqe)
     DC_ASSERT(index < be->tx_count);
     struct tx_slot *t = &be->tx[index];
     if (cqe->res < 0) {
-        dp_stats_add(be->stats, DP_STAT_DROP_TX, t->buf.seg_count);
+        dp_stats_add(be->stats, DP_STAT_DROP_TX, t->buf.records);
     } else {
         dp_stats_add(be->stats, DP_STAT_TX_DATAGRAMS, t->buf.seg_count);
         dp_stats_add(be->stats, DP_STAT_TX_BYTES, (uint64_t)cqe->res);
@@ -427,6 +427,7 @@ static struct dp_tx_buf *uring_tx_get(struct dp_backend *be)
     t->buf.len = 0;
     t->buf.seg_bytes = 0;
     t->buf.seg_count = 0;
+    t->buf.records = 0;
     return &t->buf;
 }
 

@@ -18,6 +18,7 @@ struct sent {
     uint32_t len;
     uint32_t seg_bytes;
     uint32_t seg_count;
+    uint32_t records;
     uint8_t data[BUF_BYTES];
 };
 
@@ -37,6 +38,7 @@ static struct dp_tx_buf *fake_get(struct dp_backend *be)
             fake.in_use[i] = 1;
             fake.bufs[i] = (struct dp_tx_buf){ .data = fake.mem[i], .cap = BUF_BYTES,
                                                .index = (uint32_t)i };
+            fake.bufs[i].records = 0;
             return &fake.bufs[i];
         }
     }
@@ -56,6 +58,7 @@ static void fake_send(struct dp_backend *be, struct dp_tx_buf *buf, const struct
     (void)be;
     cr_assert_lt(fake.sent_count, SENDS_MAX);
     struct sent *s = &fake.sent[fake.sent_count++];
+    s->records = buf->records;
     memcpy(&s->dst, dst, len);
     s->len = buf->len;
     s->seg_bytes = buf->seg_bytes;
@@ -188,6 +191,7 @@ Test(dp_fanout, equal_frames_share_one_gso_send_and_the_short_one_ends_it)
     cr_assert_eq(s->seg_count, 17);
     cr_assert_eq(s->len, 16 * frame + DP_WIRE_FRAME_HDR_BYTES + 4 * (DP_WIRE_REC_HDR_BYTES + 228));
     cr_assert_eq(msgs_sent_to(1), 100);
+    cr_assert_eq(s->records, 100, "the buffer knows what a failed send would lose");
 }
 
 Test(dp_fanout, a_longer_frame_after_shorter_ones_starts_a_new_send)
