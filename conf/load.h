@@ -29,11 +29,11 @@
  * Fill `out` from argv (argv[0] is the program or subcommand and is skipped), `envp` (NULL
  * terminated, as main()'s third argument or `environ`) and the config file named by --config
  * or DCHAT_CONFIG (none: defaults only). Flags are --name VALUE or --name=VALUE.
- * Returns 0, or the first error's code (DC_EUSAGE for a bad flag, DC_EUNKNOWNKEY, DC_ETYPE,
- * DC_ERANGE, DC_EMALFORMED, DC_ECONFIG for a cross-check, a negative errno for an unreadable
- * file) with `err` holding one line per error (at most CONF_ERRORS_MAX), newline-separated,
- * without a trailing newline. --help is a usage error here: check conf_node_help_requested()
- * first.
+ * Returns 0, or the first error's code: DC_EUSAGE (bad flag), DC_EUNKNOWNKEY, DC_ETYPE,
+ * DC_ERANGE, DC_EMALFORMED, DC_ETOOBIG, DC_EQUORUM or DC_ECONFIG (cross-checks), or a
+ * negative errno (unreadable file). `err` then holds one line per error (at most
+ * CONF_ERRORS_MAX), newline-separated, without a trailing newline. --help is a usage error
+ * here: check conf_node_help_requested() first.
  */
 int conf_node_load(struct conf_node *out, int argc, char **argv, char **envp, char *err,
                    size_t err_size);
