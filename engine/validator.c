@@ -17,12 +17,15 @@
 #include "dataplane/ctl_port.h"
 #include "dataplane/wire.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Round-0 timeouts in control ticks (100 ms): loopback and LAN answer in far less. */
@@ -35,6 +38,10 @@
 #define RECENT_IDS_MAX 262144u
 #define BODY_MAX DP_CTL_BODY_BYTES_MAX
 #define FRAME_MAX (DP_WIRE_FRAME_HDR_BYTES + DP_WIRE_REC_HDR_BYTES + BODY_MAX)
+#define SUB_RENEW_MS 10000u           /* well inside the relay's subscription expiry */
+#define SUB_DATAGRAMS_PER_CALL 4096u  /* bounds one drain, so consensus is never starved */
+#define SUB_RCVBUF_BYTES (8 << 20)
+#define SUB_RX_BYTES 65536u
 
 struct val_peer {
     struct sockaddr_storage sa;
@@ -61,6 +68,16 @@ struct eng_validator_state {
     int failed;                      /* storage failed: do nothing more, the node stops */
     _Atomic(struct eng_ctl *) ctl;   /* set once the control thread runs */
     struct eng_rpc_chain published;
+    /* Message intake: a subscription to our own dataplane on a socket of our own. */
+    int sub_fd;                      /* -1: none */
+    struct sockaddr_storage node_addr;
+    socklen_t node_len;
+    uint64_t sub_sent_ms;
+    uint8_t *sub_rx;
+    uint64_t ids_submitted;
+    uint64_t ids_refused;            /* mempool full, or already pending/committed */
+    uint64_t ids_committed;
+    struct dc_log_limit commit_log;
     uint64_t oversize_drops;
     uint64_t send_errors;
     uint64_t bad_msgs;
@@ -191,6 +208,7 @@ int eng_validator_open(struct eng_validator *v, const struct eng_node_config *cf
         snprintf(err, err_size, "out of memory");
         return -ENOMEM;
     }
+    s->sub_fd = -1;
     /* Open first, so close() knows whether the directory is held. */
     v->state = s;
     int rc = open_state(s, cfg, key, err, err_size);
@@ -294,6 +312,18 @@ static void publish(struct eng_validator_state *s, uint64_t now_ms)
     s->published = c;
 }
 
+static void log_commit(struct eng_validator_state *s, const struct cons_block *block)
+{
+    uint32_t ids = block->header.id_count;
+    s->ids_committed += ids;
+    if (ids > 0) {
+        DC_LOG_RATELIMIT(&s->commit_log, DC_LOG_INFO, "validator",
+                         "committed height %llu with %u message ids (%llu ordered so far)",
+                         (unsigned long long)block->header.height, ids,
+                         (unsigned long long)s->ids_committed);
+    }
+}
+
 static void run_actions(struct eng_validator_state *s)
 {
     for (uint32_t i = 0; i < s->out->count && !s->failed; i++) {
@@ -308,8 +338,7 @@ static void run_actions(struct eng_validator_state *s)
             }
         } else if (a->type == CONS_ACT_COMMIT) {
             rc = cons_datadir_commit(&s->dd, a->block, a->cert);
-            DC_DEBUG("validator", "committed height %llu with %u ids",
-                     (unsigned long long)a->block->header.height, a->block->header.id_count);
+            log_commit(s, a->block);
         } else if (a->type == CONS_ACT_SERVE_SYNC) {
             serve_sync(s, a);
         }
@@ -332,6 +361,126 @@ static void begin_once(struct eng_validator_state *s, uint64_t now_ms)
         cons_machine_begin(s->m, now_ms / ENG_CTL_TICK_MS, s->out);
         run_actions(s);
     }
+}
+
+/* ---- message ids: what our dataplane verified, into the mempool (control thread) ---- */
+
+/*
+ * The dataplane hands verified messages to subscribers; the validator is one, on a socket of
+ * its own, subscribed to every channel of its own node. So ordering needs no hook in the hot
+ * path, and a message reaches the mempool only after the dataplane checked its signature.
+ */
+static void sub_renew(struct eng_validator_state *s, uint64_t now_ms)
+{
+    if (s->sub_fd < 0 || (s->sub_sent_ms != 0 && now_ms - s->sub_sent_ms < SUB_RENEW_MS)) {
+        return;
+    }
+    uint8_t body[DP_WIRE_SUB_BYTES], frame[64];
+    static const uint8_t every_channel[DP_WIRE_KEY_BYTES];
+    dp_wire_sub_encode(body, 0, every_channel);
+    struct dp_wire_builder b;
+    dp_wire_builder_init(&b, frame, sizeof(frame));
+    int rc = dp_wire_builder_add(&b, DP_WIRE_REC_SUBSCRIBE, body, sizeof(body));
+    DC_ASSERT(rc == 0);
+    size_t len = dp_wire_builder_finish(&b);
+    if (sendto(s->sub_fd, frame, len, 0, (const struct sockaddr *)&s->node_addr, s->node_len) ==
+        (ssize_t)len) {
+        s->sub_sent_ms = now_ms;
+    }
+}
+
+static int same_addr(const struct sockaddr_storage *a, socklen_t a_len,
+                     const struct sockaddr_storage *b, socklen_t b_len)
+{
+    return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+static void sub_take_frame(struct eng_validator_state *s, const uint8_t *buf, size_t len)
+{
+    struct dp_wire_iter it;
+    if (dp_wire_frame_open(&it, buf, len) != 0) {
+        return;
+    }
+    struct dp_wire_rec rec;
+    while (dp_wire_next(&it, &rec)) {
+        struct dp_wire_msg msg;
+        if (rec.type != DP_WIRE_REC_MSG || dp_wire_msg_parse(&rec, &msg) != 0) {
+            continue; /* the subscription's acknowledgement, or nothing we order */
+        }
+        uint8_t id[DP_WIRE_ID_BYTES];
+        dp_wire_msg_id(&msg, id);
+        if (cons_submit(s->m, id) == 0) {
+            s->ids_submitted++;
+        } else {
+            s->ids_refused++;
+        }
+    }
+}
+
+static void sub_drain(struct eng_validator_state *s)
+{
+    for (uint32_t i = 0; s->sub_fd >= 0 && i < SUB_DATAGRAMS_PER_CALL; i++) {
+        struct sockaddr_storage src;
+        socklen_t src_len = sizeof(src);
+        ssize_t n = recvfrom(s->sub_fd, s->sub_rx, SUB_RX_BYTES, 0, (struct sockaddr *)&src,
+                             &src_len);
+        if (n < 0) {
+            return; /* EAGAIN: drained */
+        }
+        /* Only our own node has checked what it sends here. */
+        if (same_addr(&src, src_len, &s->node_addr, s->node_len)) {
+            sub_take_frame(s, s->sub_rx, (size_t)n);
+        }
+    }
+}
+
+/* Where our dataplane is reached from this host: its bound address, loopback for "any". */
+static void node_local_addr(struct eng_validator_state *s, struct dp_ctl_port *port)
+{
+    socklen_t len = 0;
+    const struct sockaddr *local = dp_ctl_port_local_addr(port, &len);
+    memcpy(&s->node_addr, local, len);
+    s->node_len = len;
+    if (local->sa_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&s->node_addr;
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY)) {
+            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        }
+    } else if (local->sa_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&s->node_addr;
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) {
+            in6->sin6_addr = in6addr_loopback;
+        }
+    }
+}
+
+/* The intake socket; without it consensus still runs (empty blocks), so only a warning. */
+static void sub_open(struct eng_validator_state *s, struct dp_ctl_port *port)
+{
+    node_local_addr(s, port);
+    struct sockaddr_storage any;
+    memcpy(&any, &s->node_addr, s->node_len);
+    if (any.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&any)->sin_port = 0;
+    } else {
+        ((struct sockaddr_in6 *)&any)->sin6_port = 0;
+    }
+    s->sub_rx = dc_alloc(SUB_RX_BYTES);
+    int fd = s->sub_rx == NULL ? -1
+                               : socket(any.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int size = SUB_RCVBUF_BYTES;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    if (fd < 0 || bind(fd, (const struct sockaddr *)&any, s->node_len) != 0) {
+        DC_WARN("validator", "cannot open the message intake socket (%s): blocks stay empty",
+                strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    s->sub_fd = fd;
 }
 
 /* The validator a message came from, for the online count; -1 when it names none. */
@@ -382,6 +531,8 @@ static void on_tick(void *arg, uint64_t now_ms)
         return;
     }
     begin_once(s, now_ms);
+    sub_renew(s, now_ms);
+    sub_drain(s);
     cons_tick(s->m, now_ms / ENG_CTL_TICK_MS, s->out);
     run_actions(s);
     publish(s, now_ms);
@@ -400,6 +551,7 @@ int eng_validator_ctl_start(struct eng_validator *v, struct eng_ctl *ctl,
         return rc;
     }
     s->port = port;
+    sub_open(s, port);
     p.on_consensus = on_consensus;
     p.on_tick = on_tick;
     p.on_consensus_arg = s;
@@ -424,14 +576,21 @@ void eng_validator_close(struct eng_validator *v)
         return;
     }
     if (s->begun) {
-        DC_INFO("validator", "stopped at height %llu (%llu undecodable messages, %llu send "
-                             "errors, %llu oversize)",
-                (unsigned long long)cons_datadir_height(&s->dd), (unsigned long long)s->bad_msgs,
+        DC_INFO("validator", "stopped at height %llu: %llu message ids ordered, %llu queued, "
+                             "%llu refused (full or repeated); %llu undecodable consensus "
+                             "messages, %llu send errors, %llu oversize",
+                (unsigned long long)cons_datadir_height(&s->dd),
+                (unsigned long long)s->ids_committed, (unsigned long long)s->ids_submitted,
+                (unsigned long long)s->ids_refused, (unsigned long long)s->bad_msgs,
                 (unsigned long long)s->send_errors, (unsigned long long)s->oversize_drops);
     }
     if (s->dd_open) {
         cons_datadir_close(&s->dd);
     }
+    if (s->sub_fd >= 0) {
+        close(s->sub_fd);
+    }
+    dc_free(s->sub_rx);
     dc_free(s->m);
     dc_free(s->arena);
     dc_free(s->out);

@@ -3,6 +3,8 @@
 #
 #   dchat testnet: 4 validators + 4 relays, all healthy
 #   -> every validator reports the same height and hash, height >= 3
+#   dchat-bench sends 300 signed messages into relay 1 -> they reach the validators through
+#      gossip, and blocks with message ids are committed (when the bench is given as $1)
 #   validator 4 killed (SIGKILL, by PID) -> validators 1-3 keep committing and agree (3 of 4),
 #      and report 3 online validators
 #   validator 4 started again with its own argv -> it catches up (block sync) and agrees
@@ -14,6 +16,7 @@
 # killed by PID in the trap.
 set -euo pipefail
 bin=${DCHAT_BIN:?DCHAT_BIN must point at the dchat binary}
+bench=${1:-}
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 tmp=$(mktemp -d /tmp/dchat-testnet.XXXXXX)
@@ -117,6 +120,22 @@ until sample 1 2 3 4 && [[ ${online[1]:-0} == 4 ]]; do
   ((SECONDS < deadline)) || fail "validator 1 does not report 4 online validators"
   sleep 0.2
 done
+
+# 2b. user messages end up in blocks: relay 1 gossips them to the validators, whose dataplane
+# verifies them and hands them to the validator's mempool
+if [[ -n $bench ]]; then
+  "$bench" --target "127.0.0.1:$((base + 10))" --subscribe "127.0.0.1:$((base + 13))" \
+    --messages 300 --rate 300 --window 100 --warmup-ms 30000 --no-baseline \
+    >"$tmp/bench.out" 2>&1 || fail "dchat-bench failed: $(tail -n 3 "$tmp/bench.out")"
+  deadline=$((SECONDS + 60))
+  until grep -Eq 'committed height [0-9]+ with [1-9][0-9]* message ids' \
+      "$tn"/logs/validator-1.log; do
+    ((SECONDS < deadline)) || fail "no block with message ids on validator 1"
+    sleep 0.5
+  done
+  echo "validator 1: $(grep -Eo 'committed height [0-9]+ with [0-9]+ message ids' \
+    "$tn"/logs/validator-1.log | tail -n 1)"
+fi
 
 # 3. validator 4 dies: the other three go on and agree
 v4=$(cat "$tn/run/validator-4.pid")
