@@ -491,8 +491,13 @@ void conf_node_print(const struct conf_node *node, FILE *out)
         }
         conf_schema_format(node, i, value, sizeof(value));
         int n = fprintf(out, "%s = %s", k->name, value);
-        fprintf(out, "%*s# %s\n", n < COMMENT_COLUMN ? COMMENT_COLUMN - n : 1, "",
+        fprintf(out, "%*s# %s", n < COMMENT_COLUMN ? COMMENT_COLUMN - n : 1, "",
                 origin_long(node, i, where, sizeof(where)));
+        if (i == CONF_KEY_CONSENSUS_REQUIRED_CONFIRMATIONS && conf_node_quorum(node) > 0) {
+            fprintf(out, "; commits with %lld of %zu validators",
+                    (long long)conf_node_quorum(node), node->consensus.validators.count);
+        }
+        fputc('\n', out);
     }
 }
 

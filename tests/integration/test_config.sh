@@ -64,7 +64,7 @@ expect '^listen = "127.0.0.1:7071" +# flag --rpc$'
 expect '^port = 9300 +# env DCHAT_PORT$'
 expect '^bootstrap_nodes = \["10.0.0.2:9000", "10.0.0.3:9000"\] +# env DCHAT_BOOTSTRAP_PEERS$'
 expect '^key_file = "validator1.key" +# env DCHAT_VALIDATOR_KEY$'
-expect '^required_confirmations = 3 +# file .*/conf/distributed.toml:26$'
+expect '^required_confirmations = 3 +# file .*/conf/distributed.toml:26; commits with 3 of 4 validators$'
 expect '^data_dir = "./dchat-data" +# default$'
 # DCHAT_PORT rewrites every listen port (the file's 9000 and 9001 both become 9300)
 expect '^listen_addrs = \["/ip4/0.0.0.0/tcp/9300", "/ip4/0.0.0.0/tcp/9300"\]'
