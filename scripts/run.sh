@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # The README's main job. On a fresh Debian 12 machine, as root: installs the packages that are
-# missing, builds, starts a local network of 4 relays on loopback, drives it with dchat-bench,
-# prints messages per second beside the baselines measured in the same run, and stops every
-# process it started.
+# missing, builds, starts a local network on loopback, drives it with dchat-bench, prints
+# messages per second beside the baselines measured in the same run, and stops every process it
+# started. Two networks (DCHAT_RUN_MODE):
 #
-#   bench -> r0 -- r1 -- r2 -- r3 -> subscriber        (127.0.0.1, ports BASE..BASE+3)
+#   testnet (default): `dchat testnet`, the seed's single-server network: 4 validators running
+#     consensus (RPC 7070..7073, curl localhost:7070/chain/status) and 4 relays (RPC
+#     7080..7083) that gossip to each other and to the validators. bench -> relay 1, subscriber
+#     at relay 4; afterwards the chain status of every node (same height and hash) and how many
+#     of the messages the validators ordered into blocks. DCHAT_RUN_RPC_PORT moves the RPC
+#     ports (default 7070); UDP: validators BASE..BASE+3, relays BASE+10..BASE+13.
+#   relays: the relay-only line, as before:
+#     bench -> r0 -- r1 -- r2 -- r3 -> subscriber        (127.0.0.1, ports BASE..BASE+3)
 #
 # The bench keeps at most DCHAT_RUN_WINDOW (default 1000) messages in flight, so the figure is
 # the rate the network sustains without loss; DCHAT_RUN_WINDOW=0 sends at full speed instead
-# (then loss is part of the figure). Environment: DCHAT_RUN_MESSAGES (default 200000),
+# (then loss is part of the figure). Environment: DCHAT_RUN_MESSAGES (default 200000; 50000
+# in testnet mode, where every message crosses a full mesh of 8 nodes),
 # DCHAT_RUN_RATE (msgs/s cap), DCHAT_RUN_BASE_PORT (default 9100; RPC on BASE+10..),
 # BUILD_DIR (default build).
 set -euo pipefail
@@ -19,7 +27,13 @@ scripts/build.sh
 
 bin=$BUILD_DIR/engine/dchat
 bench=$BUILD_DIR/bench/dchat-bench
+mode=${DCHAT_RUN_MODE:-testnet}
+[[ $mode == testnet || $mode == relays ]] || {
+    echo "run.sh: DCHAT_RUN_MODE must be testnet or relays, not '$mode'" >&2
+    exit 2
+}
 messages=${DCHAT_RUN_MESSAGES:-200000}
+[[ $mode == testnet ]] && messages=${DCHAT_RUN_MESSAGES:-50000}
 base=${DCHAT_RUN_BASE_PORT:-9100}
 pace=()
 [[ -n ${DCHAT_RUN_RATE:-} ]] && pace+=(--rate "$DCHAT_RUN_RATE")
@@ -29,6 +43,11 @@ pids=()
 
 stop_all() {
     local p
+    # dchat testnet stops its children on SIGTERM; a child is only left if the testnet itself
+    # died: kill those still running from our directory (a pid file may be stale).
+    for p in "$tmp"/testnet/run/*.pid; do
+        [[ -e $p ]] && grep -qs "$tmp" "/proc/$(cat "$p")/cmdline" && pids+=("$(cat "$p")")
+    done
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$tmp"
@@ -38,11 +57,47 @@ trap stop_all EXIT
 die() {
     echo "run.sh: $*" >&2
     local f
-    for f in "$tmp"/*.log; do
+    for f in "$tmp"/*.log "$tmp"/testnet.out "$tmp"/testnet/logs/*.log; do
         [[ -e $f ]] && { echo "--- $f" >&2; tail -n 5 "$f" >&2; }
     done
     exit 1
 }
+
+run_testnet() {
+    local rpc=${DCHAT_RUN_RPC_PORT:-7070} nodes="" i p
+    "$bin" testnet --dir "$tmp/testnet" --base-port "$base" --relay-port $((base + 10)) \
+        --rpc-port "$rpc" --status-interval 3600 >"$tmp/testnet.out" 2>&1 &
+    pids+=($!)
+    local deadline=$((SECONDS + 90))
+    until grep -qs 'nodes healthy' "$tmp/testnet.out"; do
+        kill -0 "${pids[0]}" 2>/dev/null || die "dchat testnet did not start"
+        ((SECONDS < deadline)) || die "the testnet is not healthy after 90 s"
+        sleep 0.2
+    done
+    for i in 0 1 2 3; do nodes+="127.0.0.1:$((rpc + i)),"; done
+    for i in 0 1 2 3; do nodes+="127.0.0.1:$((rpc + 10 + i)),"; done
+    echo "run.sh: testnet up (4 validators, 4 relays); sending $messages messages to relay 1" \
+        "(127.0.0.1:$((base + 10))), subscriber at relay 4" >&2
+    "$bench" --target "127.0.0.1:$((base + 10))" --subscribe "127.0.0.1:$((base + 13))" \
+        --messages "$messages" "${pace[@]}" --warmup-ms 30000 || die "dchat-bench failed"
+    sleep 2 # one more block
+    echo "run.sh: chain status of every node:" >&2
+    "$bin" status --nodes "${nodes%,}" || die "the nodes do not agree (or one is down)"
+    for i in 1 2 3 4; do
+        p=$(grep -Eo 'committed height [0-9]+ with [0-9]+ message ids \([0-9]+ ordered' \
+            "$tmp/testnet/logs/validator-$i.log" | tail -n 1 || true)
+        echo "run.sh: validator $i: last block with messages: ${p:-none yet}${p:+ so far)}" >&2
+    done
+    kill -TERM "${pids[0]}"
+    wait "${pids[0]}" || die "dchat testnet did not stop cleanly"
+    pids=()
+    echo "run.sh: done; the testnet stopped every node" >&2
+}
+
+if [[ $mode == testnet ]]; then
+    run_testnet
+    exit 0
+fi
 
 addr() { echo "127.0.0.1:$((base + $1))"; }
 for i in 0 1 2 3; do

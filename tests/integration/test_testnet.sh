@@ -24,8 +24,11 @@ tn=$tmp/tn
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for f in "$tn"/run/*.pid; do
-    [[ -f $f ]] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  local f p
+  for f in "$tn"/run/*.pid; do # children left if dchat testnet died; pid files may be stale
+    [[ -f $f ]] || continue
+    p=$(cat "$f")
+    grep -qs "$tn" "/proc/$p/cmdline" && kill -9 "$p" 2>/dev/null || true
   done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [[ -n ${KEEP_TMP:-} ]] || rm -rf "$tmp"
