@@ -79,6 +79,7 @@ enum conf_key_id {
     CONF_KEY_NETWORK_PORT,
     CONF_KEY_CONSENSUS_VALIDATORS,
     CONF_KEY_CONSENSUS_REQUIRED_CONFIRMATIONS,
+    CONF_KEY_CONSENSUS_GENESIS,
     CONF_KEY_RELAY_RELAY_ADDRESSES,
     CONF_KEY_RELAY_PEER_CHECK_INTERVAL,
     CONF_KEY_RELAY_SUB_EXPIRY_S,
@@ -135,6 +136,7 @@ struct conf_node {
     struct {
         struct conf_addr_list validators;
         int64_t required_confirmations; /* 0 = 2f+1 of the validator set */
+        char genesis[CONF_STRING_BYTES]; /* "" = DATA_DIR/genesis.toml */
     } consensus;
     struct {
         struct conf_addr_list relay_addresses;

@@ -172,6 +172,7 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     copy_text(cfg->config_file, sizeof(cfg->config_file), c->config_path);
     copy_text(cfg->key_file, sizeof(cfg->key_file), c->node.key_file);
     copy_text(cfg->data_dir, sizeof(cfg->data_dir), c->node.data_dir);
+    copy_text(cfg->genesis_file, sizeof(cfg->genesis_file), c->consensus.genesis);
     cfg->log_level = (enum dc_log_level)c->node.log_level;
     cfg->stats_interval_s = (uint32_t)c->node.stats_interval_s;
     if (c->network.listen_addrs.count == 0) {

@@ -61,6 +61,7 @@ struct eng_node_config {
     char config_file[ENG_NODE_PATH_MAX]; /* --config; empty: none (the conf loader reads it) */
     char key_file[ENG_NODE_PATH_MAX];    /* empty: a fresh key for this run only */
     char data_dir[ENG_NODE_PATH_MAX];
+    char genesis_file[ENG_NODE_PATH_MAX]; /* --genesis; empty: DATA_DIR/genesis.toml */
 
     /* dataplane */
     struct eng_node_addr listen;

@@ -108,7 +108,7 @@ static int find_self(struct eng_validator_state *s, const struct eng_key *key, c
     char hex[2 * ENG_KEY_PK_BYTES + 1];
     eng_hex(key->pk, ENG_KEY_PK_BYTES, hex);
     snprintf(err, err_size, "this node's key %.16s... is not a validator of chain '%s' "
-                            "(not in the genesis of the data directory)", hex, g->chain_id);
+                            "(not in its genesis)", hex, g->chain_id);
     return DC_EMEMBER;
 }
 
@@ -166,7 +166,8 @@ static int make_machine(struct eng_validator_state *s, const struct eng_key *key
 static int open_state(struct eng_validator_state *s, const struct eng_node_config *cfg,
                       const struct eng_key *key, char *err, size_t err_size)
 {
-    int rc = cons_datadir_open(&s->dd, cfg->data_dir, NULL, err, err_size);
+    const char *genesis = cfg->genesis_file[0] != '\0' ? cfg->genesis_file : NULL;
+    int rc = cons_datadir_open(&s->dd, cfg->data_dir, genesis, err, err_size);
     if (rc != 0) {
         return rc;
     }
@@ -197,7 +198,7 @@ int eng_validator_open(struct eng_validator *v, const struct eng_node_config *cf
     v->state = NULL;
     char path[ENG_NODE_PATH_MAX + 32];
     snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, CONS_GENESIS_FILE_NAME);
-    if (access(path, F_OK) != 0 && errno == ENOENT) {
+    if (cfg->genesis_file[0] == '\0' && access(path, F_OK) != 0 && errno == ENOENT) {
         DC_WARN("validator", "no %s: consensus is not wired into this node without a genesis "
                              "(dchat genesis writes one); it runs the relay dataplane and the "
                              "control plane only", path);

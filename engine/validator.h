@@ -11,7 +11,8 @@
  * frames from the node's UDP socket. The committed head, the set size and the validators
  * heard from recently are published to the RPC server (/chain/status).
  *
- * The genesis is DATA_DIR/genesis.toml; a key that is not in it is refused at open. Blocks
+ * The genesis is --genesis FILE or DATA_DIR/genesis.toml; a key that is not in it is refused
+ * at open. Blocks
  * are committed even when empty, one about every ENG_VALIDATOR_BLOCK_INTERVAL_MS (the
  * commit wait), so a live chain is visible and an idle validator sends a few datagrams a
  * second.
@@ -42,7 +43,8 @@ struct eng_validator {
 };
 
 /*
- * Opens the data directory cfg->data_dir (its genesis.toml names the validators), checks
+ * Opens the data directory cfg->data_dir with the genesis cfg->genesis_file (empty:
+ * DATA_DIR/genesis.toml), which names the validators, checks
  * that `key` is one of them, resumes after the stored head and replays the vote WAL.
  * Without DATA_DIR/genesis.toml there is no chain to join: one warning, 0, and v->state
  * stays NULL (the node runs as a relay with the validator role in its record). 0, or an error with one line in `err` (no genesis, key not in the genesis, directory in

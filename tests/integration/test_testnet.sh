@@ -9,7 +9,8 @@
 #      and report 3 online validators
 #   validator 4 started again with its own argv -> it catches up (block sync) and agrees
 #   SIGTERM to dchat testnet -> exit 0, every child stopped
-#   a key that is not in the genesis -> refused with one line
+#   a key that is not in the genesis (--genesis FILE), a missing genesis, bad testnet flags
+#      -> refused with one line each
 #
 # Waits poll the RPC with generous deadlines; at every sample where two validators are at the
 # same height their hashes must be equal (a fork fails the test at once). Processes are
@@ -157,13 +158,19 @@ grep -q 'validator-4 (pid' "$tmp/testnet.out" || fail "dchat testnet did not rep
 # 4. validator 4 again, with the argv the testnet gave it: it syncs and agrees
 mapfile -t args <"$tn/run/validator-4.args"
 "$bin" "${args[@]}" >"$tmp/restart.log" 2>&1 &
-pids+=($!)
+v4=$!
+pids+=("$v4")
 sample 1 2 3
 target=$high
 wait_agree "$target" 90 1 2 3 4
 echo "validator 4 caught up from the others: 4 agree at height $low (target $target)"
 
-# 5. SIGTERM stops the testnet and every child it started
+# 5. SIGTERM stops the restarted validator and the testnet with every child it started
+kill -TERM "$v4"
+rc=0
+wait "$v4" || rc=$?
+[[ $rc == 0 ]] || fail "the restarted validator exited $rc on SIGTERM"
+grep -q 'validator: stopped at height' "$tmp/restart.log" || fail "no validator summary line"
 kill -TERM "$testnet"
 rc=0
 wait "$testnet" || rc=$?
@@ -174,13 +181,20 @@ for f in "$tn"/run/validator-[123].pid "$tn"/run/relay-*.pid; do
   ! kill -0 "$p" 2>/dev/null || fail "$(basename "$f" .pid) (pid $p) still runs"
 done
 
-# 6. a key outside the genesis is refused
-mkdir "$tmp/outsider"
-cp "$tn/net/genesis.toml" "$tmp/outsider/"
+# 6. refusals: a key outside the genesis, a genesis that is not there, bad testnet flags
 "$bin" keygen --out "$tmp/outsider.key" >/dev/null
-rc=0
-"$bin" --role validator --listen 127.0.0.1:0 --rpc 127.0.0.1:0 --data-dir "$tmp/outsider" \
-  --key "$tmp/outsider.key" --bootstrap-nodes "" 2>"$tmp/outsider.err" || rc=$?
-[[ $rc == 1 ]] || fail "a validator outside the genesis exited $rc, not 1"
-grep -q 'is not a validator of chain' "$tmp/outsider.err" || fail "no clear refusal line"
+refused() { # refused STATUS TEXT ARGS...: exits STATUS with TEXT on stderr
+  local want=$1 text=$2 rc=0
+  shift 2
+  "$bin" "$@" >"$tmp/refused.out" 2>"$tmp/refused.err" || rc=$?
+  [[ $rc == "$want" ]] || fail "'$*' exited $rc, not $want"
+  grep -qF -- "$text" "$tmp/refused.err" || fail "'$*' did not say '$text': $(cat "$tmp/refused.err")"
+}
+node=(--role validator --listen 127.0.0.1:0 --rpc 127.0.0.1:0 --bootstrap-nodes "")
+refused 1 'is not a validator of chain' "${node[@]}" --data-dir "$tmp/outsider" \
+  --key "$tmp/outsider.key" --genesis "$tn/net/genesis.toml"
+refused 1 "$tmp/none.toml" "${node[@]}" --data-dir "$tmp/outsider2" \
+  --key "$tn/net/validator1.key" --genesis "$tmp/none.toml"
+refused 2 "unknown or incomplete argument '--bogus'" testnet --bogus 1
+refused 2 "--duration 'soon' must be a whole number" testnet --duration soon
 echo "PASS"
