@@ -467,8 +467,8 @@ static void sub_open(struct eng_validator_state *s, struct dp_ctl_port *port)
         ((struct sockaddr_in6 *)&any)->sin6_port = 0;
     }
     s->sub_rx = dc_alloc(SUB_RX_BYTES);
-    int fd = s->sub_rx == NULL ? -1
-                               : socket(any.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int type = SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    int fd = s->sub_rx == NULL ? -1 : socket(any.ss_family, type, 0);
     int size = SUB_RCVBUF_BYTES;
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -563,11 +563,6 @@ int eng_validator_ctl_start(struct eng_validator *v, struct eng_ctl *ctl,
         atomic_store_explicit(&s->ctl, ctl, memory_order_release);
     }
     return rc;
-}
-
-uint64_t eng_validator_height(const struct eng_validator *v)
-{
-    return v->state != NULL ? cons_datadir_height(&v->state->dd) : 0;
 }
 
 void eng_validator_close(struct eng_validator *v)

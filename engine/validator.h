@@ -12,10 +12,10 @@
  * heard from recently are published to the RPC server (/chain/status).
  *
  * The genesis is --genesis FILE or DATA_DIR/genesis.toml; a key that is not in it is refused
- * at open. Blocks
- * are committed even when empty, one about every ENG_VALIDATOR_BLOCK_INTERVAL_MS (the
- * commit wait), so a live chain is visible and an idle validator sends a few datagrams a
- * second.
+ * at open. Blocks are committed even when empty, one about every
+ * ENG_VALIDATOR_BLOCK_INTERVAL_MS (the commit wait), so a live chain is visible and an idle
+ * validator sends a few datagrams a second. User messages reach the mempool through a
+ * subscription to every channel of the node's own dataplane (only messages it verified).
  *
  * Threads: eng_validator_open(), eng_validator_ctl_start() and eng_validator_close() on the
  * main thread (open before the control thread starts, close after it stopped); everything
@@ -46,9 +46,11 @@ struct eng_validator {
  * Opens the data directory cfg->data_dir with the genesis cfg->genesis_file (empty:
  * DATA_DIR/genesis.toml), which names the validators, checks
  * that `key` is one of them, resumes after the stored head and replays the vote WAL.
- * Without DATA_DIR/genesis.toml there is no chain to join: one warning, 0, and v->state
- * stays NULL (the node runs as a relay with the validator role in its record). 0, or an error with one line in `err` (no genesis, key not in the genesis, directory in
- * use by another process, damaged logs, a validator set too large for one datagram).
+ * Without --genesis and without DATA_DIR/genesis.toml there is no chain to join: one
+ * warning, 0, and v->state stays NULL (the node runs as a relay with the validator role in
+ * its record). Otherwise 0, or an error with one line in `err` (genesis missing or invalid,
+ * key not in the genesis, directory in use by another process, damaged logs, a validator
+ * set too large for one datagram).
  */
 int eng_validator_open(struct eng_validator *v, const struct eng_node_config *cfg,
                        const struct eng_key *key, char *err, size_t err_size);
@@ -59,9 +61,6 @@ int eng_validator_open(struct eng_validator *v, const struct eng_node_config *cf
  */
 int eng_validator_ctl_start(struct eng_validator *v, struct eng_ctl *ctl,
                             const struct eng_node_config *cfg, struct dp_ctl_port *port);
-
-/* Committed height (main thread, after the control thread stopped: for the final log). */
-uint64_t eng_validator_height(const struct eng_validator *v);
 
 /* Closes the data directory and frees the state. Idempotent. */
 void eng_validator_close(struct eng_validator *v);

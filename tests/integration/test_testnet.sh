@@ -188,7 +188,8 @@ refused() { # refused STATUS TEXT ARGS...: exits STATUS with TEXT on stderr
   shift 2
   "$bin" "$@" >"$tmp/refused.out" 2>"$tmp/refused.err" || rc=$?
   [[ $rc == "$want" ]] || fail "'$*' exited $rc, not $want"
-  grep -qF -- "$text" "$tmp/refused.err" || fail "'$*' did not say '$text': $(cat "$tmp/refused.err")"
+  grep -qF -- "$text" "$tmp/refused.err" ||
+    fail "'$*' did not say '$text': $(cat "$tmp/refused.err")"
 }
 node=(--role validator --listen 127.0.0.1:0 --rpc 127.0.0.1:0 --bootstrap-nodes "")
 refused 1 'is not a validator of chain' "${node[@]}" --data-dir "$tmp/outsider" \
