@@ -21,17 +21,17 @@
 # BUILD_DIR (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${DCHAT_RUN_MODE:-testnet}
+[[ $mode == testnet || $mode == relays ]] || {
+    echo "run.sh: DCHAT_RUN_MODE must be testnet or relays, not '$mode'" >&2
+    exit 2
+}
 scripts/deps.sh
 export BUILD_DIR=${BUILD_DIR:-build}
 scripts/build.sh
 
 bin=$BUILD_DIR/engine/dchat
 bench=$BUILD_DIR/bench/dchat-bench
-mode=${DCHAT_RUN_MODE:-testnet}
-[[ $mode == testnet || $mode == relays ]] || {
-    echo "run.sh: DCHAT_RUN_MODE must be testnet or relays, not '$mode'" >&2
-    exit 2
-}
 messages=${DCHAT_RUN_MESSAGES:-200000}
 [[ $mode == testnet ]] && messages=${DCHAT_RUN_MESSAGES:-50000}
 base=${DCHAT_RUN_BASE_PORT:-9100}
