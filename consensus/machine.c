@@ -1357,6 +1357,14 @@ void cons_machine_start(struct cons_machine *m, uint64_t height,
     reset_height(m);
 }
 
+void cons_machine_remember(struct cons_machine *m, const struct cons_block *block)
+{
+    DC_ASSERT(m->started);
+    DC_ASSERT(block->header.height < m->height);
+    cons_mempool_committed(&m->mempool, (const uint8_t (*)[CONS_ID_BYTES])block->ids,
+                           block->header.id_count);
+}
+
 /* One of our own votes from the log: it counts, and a precommit restores the lock. */
 static int restore_vote(struct cons_machine *m, const struct cons_vote *vote,
                         const struct cons_block *block)

@@ -213,6 +213,12 @@ int cons_machine_init(struct cons_machine *m, const struct cons_config *cfg, voi
 void cons_machine_start(struct cons_machine *m, uint64_t height,
                         const uint8_t prev_hash[CONS_HASH_BYTES], uint64_t prev_time);
 /*
+ * Remember the ids of a block committed before this start (the newest blocks of the block
+ * store, oldest first, as many as the recent window holds) so that a restarted validator
+ * still refuses proposals that repeat them. Call between start and begin.
+ */
+void cons_machine_remember(struct cons_machine *m, const struct cons_block *block);
+/*
  * Replay one record from the write-ahead log (a PERSIST action's message), oldest first:
  * our own proposals and votes, and the other validators' prevotes that backed a lock (their
  * signatures are checked again). 0, DC_ESTALE (another height: skip it) or DC_EMALFORMED.

@@ -375,6 +375,13 @@ static void node_boot(struct sim_world *w, struct sim_node *node, uint32_t index
         prev_time = w->dec_block.header.time_ticks;
     }
     cons_machine_start(&node->m, node->store_top + 1, prev_hash, prev_time);
+    /* The recent-id window holds every id of a run: give it the whole stored chain. */
+    for (uint64_t h = 1; h <= node->store_top; h++) {
+        err = cons_msg_decode(node->store[h].bytes, node->store[h].len, &rec, &w->dec_block,
+                              &w->dec_cert);
+        DC_ASSERT(err == 0);
+        cons_machine_remember(&node->m, &w->dec_block);
+    }
     if (replay_log(w, node) != 0) {
         return;
     }

@@ -514,3 +514,36 @@ Test(machine, propose_timeout_grows_with_the_round)
     tick_to(19);
     cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 4, NULL), 0, "nil prevote at tick 1 + 18");
 }
+
+Test(machine, restarted_validator_still_refuses_committed_ids)
+{
+    uint8_t b1[CONS_HASH_BYTES], b2[CONS_HASH_BYTES];
+    struct cons_config cfg;
+    make_block(0, 0, 1, 10, 2, b1);
+    config(&cfg, 0);
+    cr_assert_eq(cons_machine_init(&mach, &cfg, arena, sizeof(arena)), 0);
+    cons_machine_start(&mach, 2, b1, blocks[0].header.time_ticks);
+    cons_machine_remember(&mach, &blocks[0]);
+    cons_machine_begin(&mach, 1, &out);
+    cr_assert_eq(cons_submit(&mach, blocks[0].ids[1]), DC_EDUPLICATE);
+    /* Height 2, round 0: validator 2 proposes a block that repeats an id of height 1. */
+    struct cons_block *b = &blocks[1];
+    cons_block_init(b, block_ids[1], IDS_MAX);
+    cons_header_set_chain(&b->header, CHAIN);
+    b->header.height = 2;
+    b->header.time_ticks = 5;
+    memcpy(b->header.prev_hash, b1, CONS_HASH_BYTES);
+    b->header.proposer = 2;
+    memcpy(block_ids[1][0], blocks[0].ids[1], CONS_ID_BYTES);
+    b->header.id_count = 1;
+    cons_block_seal(b);
+    cons_block_hash(b, b2);
+    struct cons_msg msg = { .kind = CONS_MSG_PROPOSAL, .block = b };
+    msg.proposal = (struct cons_proposal){ .height = 2, .round = 0, .pol_round = -1,
+                                           .proposer = 2 };
+    memcpy(msg.proposal.block_hash, b2, CONS_HASH_BYTES);
+    cons_proposal_sign(&msg.proposal, CHAIN, keys.sk[2]);
+    cr_assert_eq(cons_on_message(&mach, &msg, &out), 0);
+    cr_assert_eq(mach.stats.invalid_proposals, 1);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 0, NULL), 0, "nil: the id was committed");
+}
