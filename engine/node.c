@@ -70,9 +70,15 @@ static void relay_params(const struct eng_node_config *cfg, struct dp_relay_para
     memset(p, 0, sizeof(*p));
     p->listen = cfg->listen.sa;
     p->listen_len = cfg->listen.sa_len;
-    for (uint32_t i = 0; i < cfg->peer_count && i < DP_FANOUT_PEERS_MAX; i++) {
-        p->peers[i] = cfg->peers[i].sa;
-        p->peer_lens[i] = cfg->peers[i].sa_len;
+    for (uint32_t i = 0; i < cfg->peer_count && p->peer_count < DP_FANOUT_PEERS_MAX; i++) {
+        /* one peers list is often shared by every node: a node does not gossip to itself */
+        if (dp_sockaddr_equal((const struct sockaddr *)&cfg->peers[i].sa,
+                              (const struct sockaddr *)&cfg->listen.sa)) {
+            DC_INFO("node", "--peers: skipping %s, our own address", cfg->peers[i].text);
+            continue;
+        }
+        p->peers[p->peer_count] = cfg->peers[i].sa;
+        p->peer_lens[p->peer_count] = cfg->peers[i].sa_len;
         p->peer_count++;
     }
     p->verify_workers = cfg->verify_workers;
@@ -193,7 +199,8 @@ static void log_warnings(const struct eng_node_config *cfg)
 }
 
 /* Logged once the socket is bound and every thread runs: "listening" means ready. */
-static void log_listening(const struct eng_node_config *cfg, const struct eng_key *key)
+static void log_listening(const struct eng_node_config *cfg, const struct eng_key *key,
+                          uint32_t peer_count)
 {
     char id[2 * ENG_KEY_ID_BYTES + 1];
     eng_hex(key->id, ENG_KEY_ID_BYTES, id);
@@ -202,7 +209,7 @@ static void log_listening(const struct eng_node_config *cfg, const struct eng_ke
     }
     DC_INFO("node", "%s %.16s listening on udp %s: %u peers, %u verify workers, poll %s, "
                     "mtu %u", cfg->role == ENG_NODE_ROLE_RELAY ? "relay" : "validator", id,
-            cfg->listen.text, cfg->peer_count, cfg->bench_skip_verify ? 0 : cfg->verify_workers,
+            cfg->listen.text, peer_count, cfg->bench_skip_verify ? 0 : cfg->verify_workers,
             cfg->poll == ENG_NODE_POLL_BUSY ? "busy" : "adaptive", cfg->mtu);
 }
 
@@ -240,7 +247,7 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
         eng_validator_close(&val);
         return 1;
     }
-    log_listening(cfg, key);
+    log_listening(cfg, key, relay->params.peer_count);
     int sig = wait_for_signal(relay, cfg);
     DC_INFO("node", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     ctl_hook_stop(&ctl);
