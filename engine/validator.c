@@ -78,6 +78,7 @@ struct eng_validator_state {
     uint64_t ids_refused;            /* mempool full, or already pending/committed */
     uint64_t ids_committed;
     struct dc_log_limit commit_log;
+    struct dc_log_limit oversize_log;
     uint64_t oversize_drops;
     uint64_t send_errors;
     uint64_t bad_msgs;
@@ -256,8 +257,9 @@ static void send_msg(struct eng_validator_state *s, uint16_t to, const struct co
     size_t size = cons_msg_encoded_size(msg);
     if (size == 0 || size > sizeof(s->body)) {
         s->oversize_drops++;
-        DC_WARN("validator", "consensus message of kind %u is %zu bytes, more than a record "
-                             "holds: not sent", msg->kind, size);
+        DC_LOG_RATELIMIT(&s->oversize_log, DC_LOG_WARN, "validator",
+                         "consensus message of kind %u is %zu bytes, more than a record "
+                         "holds: not sent", msg->kind, size);
         return;
     }
     size_t len = cons_msg_encode(msg, s->body, sizeof(s->body));
