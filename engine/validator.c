@@ -321,9 +321,10 @@ static void log_commit(struct eng_validator_state *s, const struct cons_block *b
     s->ids_committed += ids;
     if (ids > 0) {
         DC_LOG_RATELIMIT(&s->commit_log, DC_LOG_INFO, "validator",
-                         "committed height %llu with %u message ids (%llu ordered so far)",
-                         (unsigned long long)block->header.height, ids,
-                         (unsigned long long)s->ids_committed);
+                         "committed height %llu with %u message ids (%llu ordered so far, "
+                         "%llu received)", (unsigned long long)block->header.height, ids,
+                         (unsigned long long)s->ids_committed,
+                         (unsigned long long)s->ids_submitted);
     }
 }
 

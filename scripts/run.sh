@@ -84,9 +84,9 @@ run_testnet() {
     echo "run.sh: chain status of every node:" >&2
     "$bin" status --nodes "${nodes%,}" || die "the nodes do not agree (or one is down)"
     for i in 1 2 3 4; do
-        p=$(grep -Eo 'committed height [0-9]+ with [0-9]+ message ids \([0-9]+ ordered' \
+        p=$(grep -Eo 'committed height [0-9]+ with [0-9]+ message ids .* received\)' \
             "$tmp/testnet/logs/validator-$i.log" | tail -n 1 || true)
-        echo "run.sh: validator $i: last block with messages: ${p:-none yet}${p:+ so far)}" >&2
+        echo "run.sh: validator $i: last block with messages: ${p:-none yet}" >&2
     done
     kill -TERM "${pids[0]}"
     wait "${pids[0]}" || die "dchat testnet did not stop cleanly"

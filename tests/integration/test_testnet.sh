@@ -3,10 +3,11 @@
 #
 #   dchat testnet: 4 validators + 4 relays, all healthy
 #   -> every validator reports the same height and hash, height >= 3
-#   dchat-bench sends 300 signed messages into relay 1 -> they reach the validators through
+#   dchat-bench sends 90 signed messages into relay 1 -> they reach the validators through
 #      gossip, and blocks with message ids are committed (when the bench is given as $1)
 #   validator 4 killed (SIGKILL, by PID) -> validators 1-3 keep committing and agree (3 of 4),
-#      and report 3 online validators
+#      and report 3 online validators; messages still propagate through the relays and are
+#      still ordered into blocks
 #   validator 4 started again with its own argv -> it catches up (block sync) and agrees
 #   SIGTERM to dchat testnet -> exit 0, every child stopped
 #   a key that is not in the genesis (--genesis FILE), a missing genesis, bad testnet flags
@@ -129,7 +130,7 @@ done
 # verifies them and hands them to the validator's mempool
 if [[ -n $bench ]]; then
   "$bench" --target "127.0.0.1:$((base + 10))" --subscribe "127.0.0.1:$((base + 13))" \
-    --messages 300 --rate 300 --window 100 --warmup-ms 30000 --no-baseline \
+    --messages 90 --rate 300 --window 100 --warmup-ms 30000 --no-baseline \
     >"$tmp/bench.out" 2>&1 || fail "dchat-bench failed: $(tail -n 3 "$tmp/bench.out")"
   deadline=$((SECONDS + 60))
   until grep -Eq 'committed height [0-9]+ with [1-9][0-9]* message ids' \
@@ -154,6 +155,27 @@ until sample 1 2 3 && [[ ${online[1]:-0} == 3 ]]; do
   sleep 0.5
 done
 grep -q 'validator-4 (pid' "$tmp/testnet.out" || fail "dchat testnet did not report the exit"
+# Ordered ids never exceed received ones: once validator 1 has ordered more ids than it had
+# received before this second batch, some of the batch went into a block.
+ordered() { # the last "(T ordered so far, Q received)" of validator 1 as "T Q"
+  grep -Eo '\([0-9]+ ordered so far, [0-9]+ received\)' "$tn/logs/validator-1.log" |
+    tail -n 1 | tr -dc '0-9 ' | awk '{ print $1 + 0, $2 + 0 }'
+}
+if [[ -n $bench ]]; then
+  read -r _ received_before < <(ordered)
+  "$bench" --target "127.0.0.1:$((base + 11))" --subscribe "127.0.0.1:$((base + 12))" \
+    --messages 100 --rate 200 --window 100 --warmup-ms 30000 --no-baseline \
+    >"$tmp/bench2.out" 2>&1 ||
+    fail "no delivery with validator 4 down: $(tail -n 3 "$tmp/bench2.out")"
+  deadline=$((SECONDS + 60))
+  until read -r now_ordered _ < <(ordered) && ((now_ordered > received_before)); do
+    ((SECONDS < deadline)) || fail "validator 1 ordered no new message with validator 4 down" \
+      "(ordered $now_ordered, $received_before received before)"
+    sleep 0.5
+  done
+  echo "messages still relayed and ordered with validator 4 down ($now_ordered ordered," \
+    "$received_before received before the second batch)"
+fi
 
 # 4. validator 4 again, with the argv the testnet gave it: it syncs and agrees
 mapfile -t args <"$tn/run/validator-4.args"
