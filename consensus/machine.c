@@ -707,23 +707,56 @@ static int precommit_quorum(const struct cons_machine *m, const struct cons_roun
     return vote->has_block && tally(&rs->precommits, vote->block_hash) >= m->quorum;
 }
 
-/*
- * A quorum precommitted a block we do not hold (or do not find valid): only a peer's
- * committed copy will do, so ask one of the precommitters for it by block sync.
- */
-static void want_unknown_block(struct cons_machine *m, const struct cons_round *rs)
+/* A precommit for the block a quorum precommitted in `rs`, or NULL. */
+static const struct cons_vote *quorum_precommit(const struct cons_machine *m,
+                                                const struct cons_round *rs)
 {
     const struct cons_voteset *vs = &rs->precommits;
-    uint64_t mask = (vs->mask | vs->alt_mask) & ~bit(m->cfg.self);
+    uint64_t mask = vs->mask | vs->alt_mask;
     while (mask != 0) {
         uint32_t i = (uint32_t)__builtin_ctzll(mask);
         mask &= mask - 1;
-        if (((vs->mask & bit(i)) && precommit_quorum(m, rs, &vs->first[i])) ||
-            ((vs->alt_mask & bit(i)) && precommit_quorum(m, rs, &vs->alt[i]))) {
-            m->sync_wanted = 1;
-            m->sync_peer = (uint16_t)i;
-            return;
+        if ((vs->mask & bit(i)) && precommit_quorum(m, rs, &vs->first[i])) {
+            return &vs->first[i];
         }
+        if ((vs->alt_mask & bit(i)) && precommit_quorum(m, rs, &vs->alt[i])) {
+            return &vs->alt[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The block slot holding the block `hash` names, usable for a decision at this height: the
+ * round's proposal, or any block we hold (a restored lock, another round's proposal). A
+ * quorum of precommits makes a block final whatever we thought of it: at least f+1 honest
+ * validators found it valid. -1 when we do not hold it.
+ */
+static int16_t decidable_block(struct cons_machine *m, const struct cons_round *rs,
+                               const uint8_t hash[CONS_HASH_BYTES])
+{
+    int16_t slot = rs->has_proposal && hash_eq(rs->proposal.block_hash, hash)
+                       ? rs->proposal_block
+                       : block_find(m, hash);
+    if (slot < 0) {
+        return -1;
+    }
+    const struct cons_header *h = &m->blocks[slot].block.header;
+    return h->height == m->height && hash_eq(h->prev_hash, m->prev_hash) ? slot : -1;
+}
+
+/*
+ * A quorum precommitted a block we do not hold: only a peer's committed copy will do, so ask
+ * for it by block sync, first from a precommitter; retries rotate over peers.
+ */
+static void want_unknown_block(struct cons_machine *m, const struct cons_vote *precommit)
+{
+    if (m->sync_wanted) {
+        return;
+    }
+    m->sync_wanted = 1;
+    if (precommit->validator != m->cfg.self) {
+        m->sync_peer = precommit->validator;
     }
 }
 
@@ -732,18 +765,23 @@ static int rule_decide(struct cons_machine *m)
 {
     for (uint32_t i = 0; i < CONS_ROUND_SLOTS; i++) {
         struct cons_round *rs = &m->rounds[i];
-        if (!rs->used || popcount(rs->precommits.mask) < m->quorum) {
+        const struct cons_vote *precommit;
+        if (!rs->used || popcount(rs->precommits.mask | rs->precommits.alt_mask) < m->quorum) {
             continue;
         }
-        if (rs->has_proposal && rs->proposal_valid &&
-            tally(&rs->precommits, rs->proposal.block_hash) >= m->quorum) {
-            int16_t slot = rs->proposal_block;
-            build_cert(rs, rs->proposal.block_hash, m->height, &m->commit_cert);
-            block_pin(m, slot);
-            decide(m, &m->blocks[slot].block, m->blocks[slot].hash, &m->commit_cert);
-            return 1;
+        precommit = quorum_precommit(m, rs);
+        if (precommit == NULL) {
+            continue;
         }
-        want_unknown_block(m, rs);
+        int16_t slot = decidable_block(m, rs, precommit->block_hash);
+        if (slot < 0) {
+            want_unknown_block(m, precommit);
+            continue;
+        }
+        build_cert(rs, m->blocks[slot].hash, m->height, &m->commit_cert);
+        block_pin(m, slot);
+        decide(m, &m->blocks[slot].block, m->blocks[slot].hash, &m->commit_cert);
+        return 1;
     }
     return 0;
 }

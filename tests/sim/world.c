@@ -209,6 +209,11 @@ static void run_actions(struct sim_world *w, struct sim_node *node);
 
 static void serve_sync(struct sim_world *w, struct sim_node *node, uint16_t to, uint64_t from)
 {
+    if (w->verbose > 1) {
+        printf("t=%llu node %u serves node %u heights %llu..%llu\n", (unsigned long long)w->now,
+               node->m.cfg.self, to, (unsigned long long)from,
+               (unsigned long long)node->store_top);
+    }
     /* A few blocks per request: the requester asks again while it is behind. */
     for (uint64_t h = from; h <= node->store_top && h < from + 4; h++) {
         if (node->store[h].len > 0) {
@@ -400,6 +405,11 @@ static void deliver(struct sim_world *w, const struct sim_msg *msg)
     int err = cons_msg_decode(msg->bytes, msg->len, &cm, &w->dec_block, &w->dec_cert);
     DC_ASSERT(err == 0); /* everything on this wire was encoded by cons_msg_encode */
     err = cons_on_message(&node->m, &cm, &node->out);
+    if (cm.kind == CONS_MSG_SYNC_BLOCK && err != 0 && w->verbose > 1) {
+        printf("t=%llu node %u: sync block for height %llu from %u refused: %s\n",
+               (unsigned long long)w->now, msg->to,
+               (unsigned long long)cm.block->header.height, msg->from, dc_strerror(err));
+    }
     if (err == DC_ESIGNATURE && w->verbose) {
         printf("t=%llu node %u: bad signature on kind %u from %u\n", (unsigned long long)w->now,
                msg->to, cm.kind, msg->from);

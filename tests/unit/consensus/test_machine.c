@@ -547,3 +547,25 @@ Test(machine, restarted_validator_still_refuses_committed_ids)
     cr_assert_eq(mach.stats.invalid_proposals, 1);
     cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 0, NULL), 0, "nil: the id was committed");
 }
+
+Test(machine, restarted_validator_decides_on_its_locked_block)
+{
+    uint8_t b[CONS_HASH_BYTES];
+    rec_count = 0;
+    make_block(0, 0, 1, 10, 2, b);
+    cr_assert_eq(feed_proposal(0, 0, -1, b), 0);
+    save_records();
+    cr_assert_eq(feed_vote(1, CONS_VOTE_PREVOTE, 0, b), 0);
+    cr_assert_eq(feed_vote(2, CONS_VOTE_PREVOTE, 0, b), 0);
+    save_records();
+    /* After the restart we hold the block (from our precommit record), not the proposal. */
+    restart_from_records(50);
+    cr_assert_eq(feed_vote(1, CONS_VOTE_PRECOMMIT, 0, b), 0);
+    cr_assert_null(find_action(CONS_ACT_COMMIT));
+    cr_assert_eq(feed_vote(2, CONS_VOTE_PRECOMMIT, 0, b), 0);
+    const struct cons_action *a = find_action(CONS_ACT_COMMIT);
+    cr_assert_not_null(a, "a quorum of precommits for a block we hold is a decision");
+    cr_assert_eq(cons_cert_verify(a->cert, b, &keys.set, CHAIN), 0);
+    cr_assert_eq(mach.height, 2);
+    cr_assert_eq(mach.stats.sync_requests, 0);
+}
