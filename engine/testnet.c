@@ -531,6 +531,8 @@ static int set_up(const struct testnet_args *a)
 
 int eng_cmd_testnet(int argc, char **argv)
 {
+    /* Line by line even into a file or pipe: scripts wait for these lines. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     struct testnet_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != 0) {
