@@ -132,6 +132,26 @@ static int resolve_peers(struct eng_validator_state *s, char *err, size_t err_si
     return 0;
 }
 
+/*
+ * Give the recent-id window the ids of the newest stored blocks (oldest first), so that a
+ * restarted validator still refuses a proposal that repeats an id it committed before.
+ */
+static int remember_recent(struct eng_validator_state *s, uint32_t ids_per_block)
+{
+    uint64_t top = cons_datadir_height(&s->dd);
+    uint64_t blocks = RECENT_IDS_MAX / ids_per_block;
+    for (uint64_t h = top > blocks ? top - blocks + 1 : 1; h <= top; h++) {
+        const struct cons_block *block;
+        const struct cons_cert *cert;
+        int rc = cons_datadir_read(&s->dd, h, &block, &cert);
+        if (rc != 0) {
+            return rc;
+        }
+        cons_machine_remember(s->m, block);
+    }
+    return 0;
+}
+
 static int make_machine(struct eng_validator_state *s, const struct eng_key *key,
                         int32_t ids_max)
 {
@@ -160,6 +180,9 @@ static int make_machine(struct eng_validator_state *s, const struct eng_key *key
     if (rc == 0) {
         cons_block_init(&s->rx_block, s->rx_ids, CONS_BLOCK_IDS_MAX);
         rc = cons_datadir_resume(&s->dd, s->m);
+    }
+    if (rc == 0) {
+        rc = remember_recent(s, (uint32_t)ids_max);
     }
     return rc;
 }
