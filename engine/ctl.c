@@ -944,17 +944,11 @@ int eng_ctl_start_params(struct eng_ctl *ctl, const struct eng_ctl_params *param
     return 0;
 }
 
-int eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_config *cfg,
-                               struct dp_ctl_port *port)
+void eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_config *cfg,
+                                const struct eng_key *key, struct dp_ctl_port *port)
 {
     memset(p, 0, sizeof(*p));
-    char why[256] = "";
-    int rc = cfg->key_file[0] ? eng_key_load(&p->key, cfg->key_file, why, sizeof(why))
-                              : eng_key_generate(&p->key);
-    if (rc != 0) {
-        DC_ERROR("ctl", "cannot load key %s: %s %s", cfg->key_file, dc_strerror(rc), why);
-        return rc;
-    }
+    p->key = *key;
     p->role = cfg->role == ENG_NODE_ROLE_VALIDATOR ? ENG_NODEREC_ROLE_VALIDATOR
                                                    : ENG_NODEREC_ROLE_RELAY;
     socklen_t len = 0;
@@ -980,18 +974,15 @@ int eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_c
     p->peer_check_interval_ms = cfg->peer_check_interval_s * 1000u;
     p->udp_fd = port ? dp_ctl_port_udp_fd(port) : -1;
     p->port = port;
-    return 0;
 }
 
 int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                  struct dp_ctl_port *port)
+                  const struct eng_key *key, struct dp_ctl_port *port)
 {
     static struct eng_ctl_params p; /* large; only the main thread starts a control plane */
     ctl->state = NULL;
-    int rc = eng_ctl_params_from_config(&p, cfg, port);
-    if (rc == 0) {
-        rc = eng_ctl_start_params(ctl, &p);
-    }
+    eng_ctl_params_from_config(&p, cfg, key, port);
+    int rc = eng_ctl_start_params(ctl, &p);
     sodium_memzero(&p.key, sizeof(p.key));
     return rc;
 }

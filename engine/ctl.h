@@ -71,16 +71,16 @@ struct eng_ctl {
  * after an error. Call eng_ctl_stop() after a successful start.
  */
 int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                  struct dp_ctl_port *port);
+                  const struct eng_key *key, struct dp_ctl_port *port);
 
 /*
- * The parameters eng_ctl_start() would use: the key (loaded from cfg->key_file, or a fresh
- * one when none is configured), role, addresses, data directory, bootstrap list and interval.
- * The consensus integration fills in `on_consensus` and then calls eng_ctl_start_params().
- * 0 or the key file's error (logged).
+ * The parameters eng_ctl_start() would use: the node's own key (the one the node loaded or
+ * generated, so discovery and the dataplane speak for one identity), role, addresses, data
+ * directory, bootstrap list and interval. The consensus integration fills in `on_consensus`
+ * and then calls eng_ctl_start_params(). Cannot fail.
  */
-int eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_config *cfg,
-                               struct dp_ctl_port *port);
+void eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_config *cfg,
+                                const struct eng_key *key, struct dp_ctl_port *port);
 
 /* Same, from explicit parameters (tests, and nodes built without the dataplane). */
 int eng_ctl_start_params(struct eng_ctl *ctl, const struct eng_ctl_params *params);

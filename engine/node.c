@@ -117,10 +117,11 @@ static int load_key(const struct eng_node_config *cfg, struct eng_key *key)
 /* ---- control-plane hook: the control thread (engine/ctl.h) starts and stops here ---- */
 
 static int ctl_hook_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                          struct dp_ctl_port *port, struct eng_validator *val)
+                          const struct eng_key *key, struct dp_ctl_port *port,
+                          struct eng_validator *val)
 {
-    int rc = val->state != NULL ? eng_validator_ctl_start(val, ctl, cfg, port)
-                                : eng_ctl_start(ctl, cfg, port);
+    int rc = val->state != NULL ? eng_validator_ctl_start(val, ctl, cfg, key, port)
+                                : eng_ctl_start(ctl, cfg, key, port);
     if (rc == DC_EUNSUPPORTED) {
         DC_WARN("node", "control plane (discovery, RPC) not available in this build: "
                         "running the dataplane alone");
@@ -240,7 +241,7 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
         return 1;
     }
     struct eng_ctl ctl = { 0 };
-    rc = ctl_hook_start(&ctl, cfg, dp_relay_ctl_port(relay), &val);
+    rc = ctl_hook_start(&ctl, cfg, key, dp_relay_ctl_port(relay), &val);
     if (rc != 0) {
         fprintf(stderr, "dchat: cannot start the control plane: %s\n", dc_strerror(rc));
         dp_relay_fini(relay);

@@ -568,21 +568,19 @@ static void on_tick(void *arg, uint64_t now_ms)
 /* ---- main thread ---- */
 
 int eng_validator_ctl_start(struct eng_validator *v, struct eng_ctl *ctl,
-                            const struct eng_node_config *cfg, struct dp_ctl_port *port)
+                            const struct eng_node_config *cfg, const struct eng_key *key,
+                            struct dp_ctl_port *port)
 {
     static struct eng_ctl_params p; /* large; the main thread starts one control plane */
     struct eng_validator_state *s = v->state;
     DC_ASSERT(s != NULL);
-    int rc = eng_ctl_params_from_config(&p, cfg, port);
-    if (rc != 0) {
-        return rc;
-    }
+    eng_ctl_params_from_config(&p, cfg, key, port);
     s->port = port;
     sub_open(s, port);
     p.on_consensus = on_consensus;
     p.on_tick = on_tick;
     p.on_consensus_arg = s;
-    rc = eng_ctl_start_params(ctl, &p);
+    int rc = eng_ctl_start_params(ctl, &p);
     sodium_memzero(&p.key, sizeof(p.key));
     if (rc == 0) {
         /* ctl->state is written now: the control thread may publish from here on. */

@@ -60,7 +60,8 @@ int eng_validator_open(struct eng_validator *v, const struct eng_node_config *cf
  * validator's hooks, sending through `port`. 0 or eng_ctl_start_params()'s error.
  */
 int eng_validator_ctl_start(struct eng_validator *v, struct eng_ctl *ctl,
-                            const struct eng_node_config *cfg, struct dp_ctl_port *port);
+                            const struct eng_node_config *cfg, const struct eng_key *key,
+                            struct dp_ctl_port *port);
 
 /* Closes the data directory and frees the state. Idempotent. */
 void eng_validator_close(struct eng_validator *v);

@@ -75,6 +75,22 @@ grep -q 'consensus is not wired' "$tmp/relay.log" || fail "no validator warning"
 expect_error 1 "address already in use" --role relay --listen "127.0.0.1:$port" \
     --rpc "127.0.0.1:$((port + 2))" --data-dir "$tmp/data2" --bootstrap-nodes ""
 
+# 3b. without --key the node makes one fresh identity, and discovery and RPC speak for it
+"$bin" --role relay --listen "127.0.0.1:$((port + 3))" --rpc "127.0.0.1:$((port + 4))" \
+    --data-dir "$tmp/data3" --bootstrap-nodes "" 2>"$tmp/nokey.log" &
+pids+=($!)
+deadline=$((SECONDS + 15))
+until grep -q 'listening' "$tmp/nokey.log"; do
+    ((SECONDS < deadline)) || fail "keyless relay did not start"
+    sleep 0.1
+done
+logged=$(grep -o 'relay [0-9a-f]\{16\} listening' "$tmp/nokey.log" | awk '{print $2}')
+served=$(curl -s --max-time 5 "http://127.0.0.1:$((port + 4))/node/info" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["id"][:16])')
+[[ -n $logged && $logged == "$served" ]] ||
+    fail "keyless node logs id '$logged' but its RPC serves '$served'"
+kill "${pids[-1]}"
+
 # 4. idle: a relay nobody talks to uses (almost) no CPU: < 0.1 s over 3 s, all threads
 ticks() { awk '{print $14 + $15}' "/proc/$relay/stat"; }
 t0=$(ticks)
