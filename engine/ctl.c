@@ -636,8 +636,11 @@ static void bootstrap(struct eng_ctl_state *s, uint64_t now)
                                                       (struct sockaddr *)&s->p.listen)) {
             continue; /* reached, or our own address in a shared bootstrap list */
         }
-        if (s->boot[i].attempts++ > 0) {
+        if (s->boot[i].attempts++ > 0 || s->p.bootstrap_len[i] == 0) {
             resolve_again(s, i);
+        }
+        if (s->p.bootstrap_len[i] == 0) {
+            continue; /* a name that does not resolve yet: try again next round */
         }
         s->boot[i].nonce = random_u64();
         s->boot[i].sent_ms = now;

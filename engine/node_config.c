@@ -7,6 +7,7 @@
 #include "conf/load.h"
 
 #include "common/dc_err.h"
+#include "common/dc_log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -139,18 +140,31 @@ static int addr_from_conf(struct eng_node_addr *out, const struct conf_maddr *m,
     return 0;
 }
 
+/*
+ * `unresolved_ok` is for bootstrap lists: a name that does not resolve yet (a peer still being
+ * deployed, DNS not updated) is kept by name with sa_len 0 and a warning, and the control
+ * thread resolves it again each time it knocks. Every other address must resolve at start.
+ */
 static int addrs_from_conf(struct eng_node_addr *out, uint32_t max, uint32_t *count,
-                           const struct conf_addr_list *list, const char *key, char *err,
-                           size_t err_size)
+                           const struct conf_addr_list *list, int unresolved_ok,
+                           const char *key, char *err, size_t err_size)
 {
     *count = 0;
     for (size_t i = 0; i < list->count; i++) {
         if (*count == max) {
             return fail(err, err_size, "%s: more than %u addresses", key, max);
         }
-        int rc = addr_from_conf(&out[*count], &list->items[i], 0, key, err, err_size);
-        if (rc != 0) {
+        struct eng_node_addr *addr = &out[*count];
+        int rc = addr_from_conf(addr, &list->items[i], 0, key, err, err_size);
+        if (rc != 0 && !unresolved_ok) {
             return rc;
+        }
+        if (rc != 0) {
+            memset(addr, 0, sizeof(*addr));
+            conf_maddr_format_as_written(&list->items[i], addr->text, sizeof(addr->text));
+            DC_WARN("node", "%s: '%s' does not resolve now; discovery keeps trying it", key,
+                    addr->text);
+            err[0] = '\0';
         }
         (*count)++;
     }
@@ -183,9 +197,9 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     rc = rc != 0 ? rc : addr_from_conf(&cfg->rpc_listen, &c->rpc.listen, 1, "rpc", err,
                                        err_size);
     rc = rc != 0 ? rc : addrs_from_conf(cfg->peers, ENG_NODE_PEERS_MAX, &cfg->peer_count,
-                                        &c->dataplane.peers, "peers", err, err_size);
+                                        &c->dataplane.peers, 0, "peers", err, err_size);
     rc = rc != 0 ? rc : addrs_from_conf(cfg->bootstrap, ENG_NODE_BOOTSTRAP_MAX,
-                                        &cfg->bootstrap_count, &c->network.bootstrap_nodes,
+                                        &cfg->bootstrap_count, &c->network.bootstrap_nodes, 1,
                                         "bootstrap-nodes", err, err_size);
     if (rc != 0) {
         return rc;
