@@ -222,7 +222,9 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     cfg->sub_expiry_s = (uint32_t)c->relay.sub_expiry_s;
     cfg->peer_check_interval_s = (uint32_t)c->relay.peer_check_interval;
     if (c->dataplane.backend != CONF_BACKEND_URING) {
-        return fail(err, err_size, "backend: only uring is built in (dpdk needs -Ddpdk=enabled)");
+        /* -Ddpdk=enabled finds libdpdk, but the DPDK backend itself is not written yet. */
+        return fail(err, err_size, "backend: only uring is available (the dpdk backend is "
+                                   "not implemented yet)");
     }
     return 0;
 }
