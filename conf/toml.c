@@ -11,6 +11,7 @@
 #include "common/dc_alloc.h"
 #include "common/dc_assert.h"
 #include "common/dc_err.h"
+#include "common/dc_hex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -504,20 +505,6 @@ static int expect_eol(struct parser *p)
 
 /* ---------------------------------------------------------------- strings */
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* One escape after a backslash at p->pos - 1 (line-ending backslashes handled by caller). */
 static int parse_escape(struct parser *p, struct sbuf *b)
 {
@@ -537,7 +524,7 @@ static int parse_escape(struct parser *p, struct sbuf *b)
     size_t digits = c == 'u' ? 4 : 8;
     uint32_t cp = 0;
     for (size_t i = 1; i <= digits; i++) {
-        int h = hex_value(peek(p, i));
+        int h = dc_hex_digit(peek(p, i));
         if (h < 0) {
             return fail(p, at, "escape \\%c needs %zu hex digits", c, digits);
         }
@@ -734,7 +721,7 @@ static int digit_run(const char *s, const char *end, int (*ok)(int), const char 
 
 static int is_hex(int c)
 {
-    return hex_value(c) >= 0;
+    return dc_hex_digit(c) >= 0;
 }
 
 static int is_oct(int c)
@@ -763,7 +750,7 @@ static int parse_radix_int(struct parser *p, size_t pos, const char *s, const ch
         if (*q == '_') {
             continue;
         }
-        uint64_t d = (uint64_t)hex_value((unsigned char)*q);
+        uint64_t d = (uint64_t)dc_hex_digit((unsigned char)*q);
         if (v > ((uint64_t)INT64_MAX - d) / (uint64_t)radix) {
             return fail(p, pos, "integer does not fit in 64 bits");
         }

@@ -2,6 +2,7 @@
 
 #include "common/dc_alloc.h"
 #include "common/dc_err.h"
+#include "common/dc_hex.h"
 #include "conf/toml.h"
 
 #include <errno.h>
@@ -63,28 +64,14 @@ static bool all_chars(const char *s, size_t len, bool (*ok)(char))
     return true;
 }
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static int unhex(const char *hex, size_t hex_len, uint8_t *out, size_t len)
 {
     if (hex_len != 2 * len) {
         return DC_EMALFORMED;
     }
     for (size_t i = 0; i < len; i++) {
-        int hi = hex_nibble(hex[2 * i]);
-        int lo = hex_nibble(hex[2 * i + 1]);
+        int hi = dc_hex_digit(hex[2 * i]);
+        int lo = dc_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             return DC_EMALFORMED;
         }

@@ -1,6 +1,7 @@
 #include "engine/key.h"
 
 #include "common/dc_err.h"
+#include "common/dc_hex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,25 +20,11 @@ void eng_hex(const uint8_t *bytes, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 int eng_unhex(const char *hex, uint8_t *bytes, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        int hi = nibble(hex[2 * i]);
-        int lo = hi < 0 ? -1 : nibble(hex[2 * i + 1]);
+        int hi = dc_hex_digit(hex[2 * i]);
+        int lo = hi < 0 ? -1 : dc_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             return DC_EMALFORMED;
         }
