@@ -265,6 +265,11 @@ int cons_datadir_read(struct cons_datadir *dd, uint64_t height, const struct con
     return rc;
 }
 
+uint64_t cons_datadir_ids_total(const struct cons_datadir *dd)
+{
+    return dd->store.ids_total;
+}
+
 uint64_t cons_datadir_height(const struct cons_datadir *dd)
 {
     return cons_store_height(&dd->store);

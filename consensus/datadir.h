@@ -84,6 +84,8 @@ int cons_datadir_read(struct cons_datadir *dd, uint64_t height, const struct con
                       const struct cons_cert **cert);
 
 uint64_t cons_datadir_height(const struct cons_datadir *dd);
+/* Message ids ordered by the stored chain, every block counted (the same on every node). */
+uint64_t cons_datadir_ids_total(const struct cons_datadir *dd);
 const uint8_t *cons_datadir_head_hash(const struct cons_datadir *dd);
 
 #endif

@@ -132,3 +132,8 @@ uint32_t cons_mempool_pending(const struct cons_mempool *pool)
 {
     return pool->pending.count;
 }
+
+int cons_mempool_is_pending(const struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTES])
+{
+    return cons_idset_contains(&pool->pending, id);
+}

@@ -46,5 +46,7 @@ void cons_mempool_committed(struct cons_mempool *pool, const uint8_t (*ids)[CONS
 /* Whether `id` was committed within the window. */
 int cons_mempool_recent(const struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTES]);
 uint32_t cons_mempool_pending(const struct cons_mempool *pool);
+/* Whether `id` waits in the pool (submitted, not yet committed). */
+int cons_mempool_is_pending(const struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTES]);
 
 #endif

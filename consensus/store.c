@@ -134,6 +134,7 @@ static int index_rebuild(struct cons_store *store, struct cons_store_problem *pr
         }
         store->offsets[rec.seq - 1] = offset;
         store->height = rec.seq;
+        store->ids_total += block.header.id_count;
         memcpy(store->head_hash, hash, CONS_HASH_BYTES);
     }
 }
@@ -253,6 +254,7 @@ int cons_store_append(struct cons_store *store, const struct cons_block *block,
     DC_ASSERT(seq == height);
     store->offsets[height - 1] = offset;
     store->height = height;
+    store->ids_total += block->header.id_count;
     memcpy(store->head_hash, hash, CONS_HASH_BYTES);
     return 0;
 }

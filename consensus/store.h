@@ -59,6 +59,7 @@ struct cons_store {
     uint64_t offsets_cap;
     uint64_t height;                    /* head height, 0 when empty */
     uint8_t head_hash[CONS_HASH_BYTES]; /* hash of the head block, zero when empty */
+    uint64_t ids_total;                 /* message ids in every stored block */
 };
 
 /*

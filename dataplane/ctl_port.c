@@ -77,6 +77,11 @@ int dp_ctl_port_push(struct dp_ctl_port *port, uint8_t type, const uint8_t *body
     return 0;
 }
 
+void dp_ctl_port_note(struct dp_ctl_port *port)
+{
+    port->pushed_since_flush++;
+}
+
 void dp_ctl_port_flush(struct dp_ctl_port *port)
 {
     if (port->pushed_since_flush == 0) {

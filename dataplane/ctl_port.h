@@ -13,7 +13,10 @@
  *
  * Stats: dp_ctl_port_stats() reads the dataplane's counters (stats.h) for /metrics.
  *
- * Threads: the I/O thread calls dp_ctl_port_push/dp_ctl_port_flush; ONE control thread calls
+ * A validator has a second port of the same kind for CONSENSUS records, consumed by its
+ * consensus thread (consensus/lcore.h), so consensus never queues behind discovery.
+ *
+ * Threads: the I/O thread calls dp_ctl_port_push/note/flush; ONE consumer thread calls
  * recv/send/drain/stats/drops; init/fini run on the main thread before launch / after join.
  */
 #ifndef DP_CTL_PORT_H
@@ -69,6 +72,8 @@ void dp_ctl_port_fini(struct dp_ctl_port *port);
 /* I/O thread: queue one record. 0, DC_ETOOBIG (body too long) or DC_EFULL (counted drop). */
 int dp_ctl_port_push(struct dp_ctl_port *port, uint8_t type, const uint8_t *body,
                      uint16_t body_len, const struct sockaddr *src, socklen_t src_len);
+/* I/O thread: something else for the consumer was queued (e.g. ids): wake it at the flush. */
+void dp_ctl_port_note(struct dp_ctl_port *port);
 /* I/O thread: wake the control thread if anything was pushed since the last flush. */
 void dp_ctl_port_flush(struct dp_ctl_port *port);
 

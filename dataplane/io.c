@@ -21,6 +21,8 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
     io->ops = conf->ops;
     io->be = conf->be;
     io->port = conf->port;
+    io->cons_port = conf->cons_port;
+    io->cons_ids = conf->cons_ids;
     io->workers = conf->workers;
     io->worker_count = conf->worker_count;
     io->skip_verify = conf->skip_verify;
@@ -73,6 +75,36 @@ void dp_io_wake(void *arg)
     io->ops->wake(io->be);
 }
 
+/* The burst of ids so far to the consensus thread; what does not fit is a counted drop. */
+static void flush_ids(struct dp_io *io)
+{
+    if (io->ids_count == 0) {
+        return;
+    }
+    uint32_t n = dp_idring_push_burst(io->cons_ids, (const uint8_t (*)[DP_IDRING_ID_BYTES])io->ids,
+                                      io->ids_count);
+    dp_stats_add(io->stats, DP_STAT_CONS_IDS, n);
+    if (n < io->ids_count) {
+        dp_stats_add(io->stats, DP_STAT_DROP_CONS_IDS, io->ids_count - n);
+    }
+    if (n > 0) {
+        dp_ctl_port_note(io->cons_port);
+    }
+    io->ids_count = 0;
+}
+
+/* A message this node accepted: fan it out and, on a validator, queue its id for ordering. */
+static void accept_msg(struct dp_io *io, const struct dp_wire_msg *msg, int src_peer)
+{
+    dp_fanout_msg(&io->fanout, msg, src_peer);
+    if (io->cons_ids != NULL) {
+        dp_wire_msg_id(msg, io->ids[io->ids_count++]);
+        if (io->ids_count == DP_IO_IDS_BATCH) {
+            flush_ids(io);
+        }
+    }
+}
+
 /* Good messages out, every slot back to the pool. Returns how many came back. */
 static uint32_t drain_results(struct dp_io *io)
 {
@@ -88,7 +120,7 @@ static uint32_t drain_results(struct dp_io *io)
                 struct dp_wire_msg msg;
                 int rc = dp_wire_msg_parse(&rec, &msg);
                 DC_ASSERT(rc == 0);
-                dp_fanout_msg(&io->fanout, &msg, m->src_peer);
+                accept_msg(io, &msg, m->src_peer);
             }
             DC_ASSERT(io->free_count < io->msg_count);
             io->free[io->free_count++] = m;
@@ -148,7 +180,7 @@ static void lookup_pending(struct dp_io *io)
             dp_stats_add(io->stats, DP_STAT_DUPLICATES, 1);
         } else if (io->skip_verify) {
             dp_stats_add(io->stats, DP_STAT_SKIPPED_VERIFY, 1);
-            dp_fanout_msg(&io->fanout, &p->msg, p->src_peer);
+            accept_msg(io, &p->msg, p->src_peer);
         } else {
             to_verify(io, &p->msg, p->src_peer);
         }
@@ -214,6 +246,12 @@ static void on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt)
             }
             (void)dp_fanout_subscribe(&io->fanout, pkt->src, pkt->src_len, &sub, rec.body,
                                       rec.body_len, io->now_s);
+        } else if (rec.type == DP_WIRE_REC_CONSENSUS && io->cons_port != NULL) {
+            dp_stats_add(io->stats, DP_STAT_RX_CTL_RECORDS, 1);
+            if (dp_ctl_port_push(io->cons_port, rec.type, rec.body, rec.body_len, pkt->src,
+                                 pkt->src_len) != 0) {
+                dp_stats_add(io->stats, DP_STAT_DROP_CONS_RING, 1);
+            }
         } else if (rec.type == DP_WIRE_REC_DISCOVERY || rec.type == DP_WIRE_REC_CONSENSUS) {
             dp_stats_add(io->stats, DP_STAT_RX_CTL_RECORDS, 1);
             if (dp_ctl_port_push(io->port, rec.type, rec.body, rec.body_len, pkt->src,
@@ -245,6 +283,10 @@ static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
     submit_batches(io);
     dp_fanout_flush(&io->fanout);
     dp_ctl_port_flush(io->port);
+    if (io->cons_port != NULL) {
+        flush_ids(io);
+        dp_ctl_port_flush(io->cons_port);
+    }
     io->ops->tx_flush(io->be);
     if (io->now_s != io->last_sweep_s) {
         io->last_sweep_s = io->now_s;

@@ -6,8 +6,11 @@
  *   2. take a burst of datagrams from the backend; for each frame: drop malformed ones
  *      (counted per reason), and per record: user message -> de-dup -> verify queue (or
  *      straight to fan-out with --bench-skip-verify); subscribe -> subscriber table + ack;
- *      discovery/consensus -> control port;
+ *      discovery -> control port; consensus -> the consensus port when the node is a
+ *      validator (the control port otherwise);
  *   3. hand the per-worker batches over, close frames, submit every send in one go.
+ * On a validator, the id of every message a worker accepted goes to the consensus thread's id
+ * ring as well (dataplane/idring.h); one eventfd signal per iteration wakes that thread.
  * When an iteration finds nothing to do it counts; past a threshold (adaptive polling) it
  * sleeps in the backend until a datagram, a worker's result or a stop request arrives.
  *
@@ -20,6 +23,7 @@
 #include "dataplane/ctl_port.h"
 #include "dataplane/dedup.h"
 #include "dataplane/fanout.h"
+#include "dataplane/idring.h"
 #include "dataplane/stats.h"
 #include "dataplane/verify.h"
 
@@ -28,6 +32,7 @@
 
 #define DP_IO_VERIFY_BATCH 32
 #define DP_IO_PENDING_MAX 1024
+#define DP_IO_IDS_BATCH 64
 
 /* A parsed message of the current receive burst, waiting for its de-dup lookup. */
 struct dp_io_pending {
@@ -43,6 +48,10 @@ struct dp_io {
     struct dp_dedup dedup;
     struct dp_fanout fanout;
     struct dp_ctl_port *port;
+    struct dp_ctl_port *cons_port;   /* validators: CONSENSUS records; NULL on relays */
+    struct dp_idring *cons_ids;      /* validators: verified message ids; NULL on relays */
+    uint8_t ids[DP_IO_IDS_BATCH][DP_IDRING_ID_BYTES]; /* ids waiting for one burst push */
+    uint32_t ids_count;
     int skip_verify;
     int busy_poll;
     const _Atomic int *stop;
@@ -72,6 +81,8 @@ struct dp_io_conf {
     const struct dp_backend_ops *ops;
     struct dp_backend *be;
     struct dp_ctl_port *port;
+    struct dp_ctl_port *cons_port;   /* NULL: consensus records go to `port` */
+    struct dp_idring *cons_ids;      /* NULL: no id feed */
     struct dp_stats_block *stats;
     struct dp_verify_worker *workers;
     uint32_t worker_count;    /* <= DP_FANOUT_PEERS_MAX */

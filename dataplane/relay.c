@@ -53,6 +53,8 @@ static int init_io(struct dp_relay *r, uint32_t pool)
     }
     struct dp_io_conf conf = {
         .ops = r->ops, .be = r->be, .port = &r->port, .stats = r->io_stats,
+        .cons_port = p->cons_feed ? &r->cons_port : NULL,
+        .cons_ids = p->cons_feed ? &r->cons_ids : NULL,
         .workers = r->workers,
         .worker_count = r->worker_count, .msg_count = pool, .skip_verify = p->skip_verify,
         .busy_poll = p->busy_poll, .stop = &r->stop, .clock_s = &r->clock_s, .mtu = p->mtu,
@@ -97,6 +99,30 @@ static int open_backend(struct dp_relay *r, char *err, size_t err_size)
     return rc;
 }
 
+static int init_cons_feed(struct dp_relay *r)
+{
+    if (!r->params.cons_feed) {
+        return 0;
+    }
+    int rc = dp_ctl_port_init(&r->cons_port, DP_RELAY_CONS_SLOTS, r->ops->fd(r->be), &r->stats);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = dp_idring_init(&r->cons_ids, DP_RELAY_CONS_IDS);
+    if (rc != 0) {
+        dp_ctl_port_fini(&r->cons_port);
+    }
+    return rc;
+}
+
+static void fini_cons_feed(struct dp_relay *r)
+{
+    if (r->params.cons_feed) {
+        dp_idring_fini(&r->cons_ids);
+        dp_ctl_port_fini(&r->cons_port);
+    }
+}
+
 int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char *err,
                   size_t err_size)
 {
@@ -130,10 +156,14 @@ int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char
     if (rc != 0) {
         goto err_backend;
     }
+    rc = init_cons_feed(r);
+    if (rc != 0) {
+        goto err_port;
+    }
     if (r->worker_count > 0) {
         rc = init_workers(r, pool);
         if (rc != 0) {
-            goto err_port;
+            goto err_cons;
         }
     }
     rc = init_io(r, pool);
@@ -152,6 +182,8 @@ err_workers:
         dp_verify_worker_fini(&r->workers[i]);
     }
     dc_free(r->workers);
+err_cons:
+    fini_cons_feed(r);
 err_port:
     dp_ctl_port_fini(&r->port);
 err_backend:
@@ -278,6 +310,7 @@ void dp_relay_fini(struct dp_relay *r)
         dp_verify_worker_fini(&r->workers[i]);
     }
     dc_free(r->workers);
+    fini_cons_feed(r);
     dp_ctl_port_fini(&r->port);
     r->ops->close(r->be);
     dc_free(r->io_stats);
@@ -287,6 +320,16 @@ void dp_relay_fini(struct dp_relay *r)
 struct dp_ctl_port *dp_relay_ctl_port(struct dp_relay *r)
 {
     return &r->port;
+}
+
+struct dp_ctl_port *dp_relay_cons_port(struct dp_relay *r)
+{
+    return r->params.cons_feed ? &r->cons_port : NULL;
+}
+
+struct dp_idring *dp_relay_cons_ids(struct dp_relay *r)
+{
+    return r->params.cons_feed ? &r->cons_ids : NULL;
 }
 
 const struct dp_stats_set *dp_relay_stats(const struct dp_relay *r)

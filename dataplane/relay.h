@@ -8,6 +8,9 @@
  *   dp_relay_stop()   main thread: threads woken and joined
  *   dp_relay_fini()   main thread: everything freed
  *
+ * A validator's dataplane (params.cons_feed) also feeds its consensus thread: CONSENSUS records
+ * through a port of their own and the ids of verified messages through an id ring.
+ *
  * dp_relay_ctl_port() and dp_relay_stats() may be read from any thread between start and stop.
  */
 #ifndef DP_RELAY_H
@@ -15,6 +18,7 @@
 
 #include "dataplane/backend.h"
 #include "dataplane/ctl_port.h"
+#include "dataplane/idring.h"
 #include "dataplane/io.h"
 #include "dataplane/stats.h"
 #include "dataplane/verify.h"
@@ -27,6 +31,8 @@
 #define DP_RELAY_WORKERS_MAX 16
 #define DP_RELAY_CORES_MAX 64
 #define DP_RELAY_VERIFY_RING_SLOTS 8192
+#define DP_RELAY_CONS_SLOTS 2048        /* consensus records queued for the consensus thread */
+#define DP_RELAY_CONS_IDS (1u << 17)    /* verified ids queued for the consensus thread */
 
 struct dp_relay_params {
     struct sockaddr_storage listen;
@@ -44,6 +50,7 @@ struct dp_relay_params {
     uint32_t sub_expiry_s;
     uint32_t dedup_entries;
     uint32_t dedup_window_s;
+    int cons_feed;                /* validator: a consensus port and an id ring (see io.h) */
 };
 
 struct dp_relay {
@@ -56,6 +63,8 @@ struct dp_relay {
     struct dp_verify_worker *workers;
     uint32_t worker_count;
     struct dp_ctl_port port;
+    struct dp_ctl_port cons_port; /* with params.cons_feed */
+    struct dp_idring cons_ids;    /* with params.cons_feed */
     struct dp_stats_set stats;
     pthread_t io_thread;
     pthread_t worker_threads[DP_RELAY_WORKERS_MAX];
@@ -80,6 +89,9 @@ void dp_relay_stop(struct dp_relay *relay);
 void dp_relay_fini(struct dp_relay *relay);
 
 struct dp_ctl_port *dp_relay_ctl_port(struct dp_relay *relay);
+/* With params.cons_feed: the consensus thread's record port and id ring; NULL otherwise. */
+struct dp_ctl_port *dp_relay_cons_port(struct dp_relay *relay);
+struct dp_idring *dp_relay_cons_ids(struct dp_relay *relay);
 const struct dp_stats_set *dp_relay_stats(const struct dp_relay *relay);
 
 #endif

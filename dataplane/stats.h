@@ -42,6 +42,8 @@ enum dp_stat {
     DP_STAT_DROP_VERIFY_RING,   /* verify queue full */
     DP_STAT_DROP_DONE_RING,     /* worker's return queue full (never expected) */
     DP_STAT_DROP_CTL_RING,      /* control queue full */
+    DP_STAT_DROP_CONS_RING,     /* consensus record queue full (validators) */
+    DP_STAT_DROP_CONS_IDS,      /* verified ids not handed to consensus: id ring full */
     DP_STAT_DROP_POOL,          /* no free message buffer */
     DP_STAT_DROP_TX,            /* records not sent: send failed or no send buffer */
     DP_STAT_DROP_SUB_FULL,      /* subscriber table full: subscribe refused */
@@ -50,6 +52,7 @@ enum dp_stat {
     DP_STAT_TX_BYTES,
     DP_STAT_TX_MSGS,            /* message records sent (one per destination) */
     DP_STAT_TX_SENDS,           /* send operations (one GSO send carries many datagrams) */
+    DP_STAT_CONS_IDS,           /* verified message ids handed to consensus (validators) */
     DP_STAT_RX_KERNEL_DROPS,    /* gauge: datagrams the kernel dropped, socket queue full */
     DP_STAT_SUBSCRIBERS,        /* gauge */
     DP_STAT_PEERS,              /* gauge */

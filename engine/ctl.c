@@ -1027,6 +1027,13 @@ void eng_ctl_set_chain(struct eng_ctl *ctl, const struct eng_rpc_chain *chain)
     }
 }
 
+void eng_ctl_set_chain_source(struct eng_ctl *ctl, const struct eng_rpc_chain_source *src)
+{
+    if (ctl->state != NULL && ctl->state->rpc_started) {
+        eng_rpc_set_chain_source(&ctl->state->rpc, src);
+    }
+}
+
 void eng_ctl_stop(struct eng_ctl *ctl)
 {
     struct eng_ctl_state *s = ctl->state;

@@ -95,6 +95,8 @@ int eng_ctl_listen_addr(const struct eng_ctl *ctl, struct sockaddr_storage *out,
 void eng_ctl_peer_counts(const struct eng_ctl *ctl, uint32_t *connected, uint32_t *known);
 /* The consensus integration publishes the committed head here (served by /chain/status). */
 void eng_ctl_set_chain(struct eng_ctl *ctl, const struct eng_rpc_chain *chain);
+/* The consensus integration answers the RPC server's chain questions (NULL: no more). */
+void eng_ctl_set_chain_source(struct eng_ctl *ctl, const struct eng_rpc_chain_source *src);
 
 /*
  * The control thread's loop (poll the control port and a stop eventfd) and the housekeeping

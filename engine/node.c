@@ -65,7 +65,8 @@ static int load_config(struct eng_node_config *cfg, int argc, char **argv)
     return 0;
 }
 
-static void relay_params(const struct eng_node_config *cfg, struct dp_relay_params *p)
+static void relay_params(const struct eng_node_config *cfg, struct dp_relay_params *p,
+                         int cons_feed)
 {
     memset(p, 0, sizeof(*p));
     p->listen = cfg->listen.sa;
@@ -92,6 +93,7 @@ static void relay_params(const struct eng_node_config *cfg, struct dp_relay_para
     p->sub_expiry_s = cfg->sub_expiry_s;
     p->dedup_entries = cfg->dedup_entries;
     p->dedup_window_s = cfg->dedup_window_s;
+    p->cons_feed = cons_feed;
 }
 
 /* The node's identity: the key file, or a fresh key for this run. 0 or 1 after one line. */
@@ -117,21 +119,25 @@ static int load_key(const struct eng_node_config *cfg, struct eng_key *key)
 /* ---- control-plane hook: the control thread (engine/ctl.h) starts and stops here ---- */
 
 static int ctl_hook_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                          const struct eng_key *key, struct dp_ctl_port *port,
+                          const struct eng_key *key, struct dp_relay *relay,
                           struct eng_validator *val)
 {
-    int rc = val->state != NULL ? eng_validator_ctl_start(val, ctl, cfg, key, port)
-                                : eng_ctl_start(ctl, cfg, key, port);
-    if (rc == DC_EUNSUPPORTED) {
-        DC_WARN("node", "control plane (discovery, RPC) not available in this build: "
-                        "running the dataplane alone");
-        return 0;
+    int rc = eng_ctl_start(ctl, cfg, key, dp_relay_ctl_port(relay));
+    if (rc == 0 && val->state != NULL) {
+        rc = eng_validator_start(val, ctl, cfg, relay);
+        if (rc != 0) {
+            DC_ERROR("node", "cannot start the consensus thread: %s", dc_strerror(rc));
+            eng_validator_stop(val);
+            eng_ctl_stop(ctl);
+        }
     }
     return rc;
 }
 
-static void ctl_hook_stop(struct eng_ctl *ctl)
+/* The consensus thread first (it publishes to the control plane), then the control plane. */
+static void ctl_hook_stop(struct eng_ctl *ctl, struct eng_validator *val)
 {
+    eng_validator_stop(val);
     eng_ctl_stop(ctl);
 }
 
@@ -226,7 +232,7 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
         return 1;
     }
     struct dp_relay_params params;
-    relay_params(cfg, &params);
+    relay_params(cfg, &params, val.state != NULL);
     int rc = dp_relay_init(relay, &params, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "dchat: --listen %s: %s\n", cfg->listen.text, err);
@@ -241,7 +247,7 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
         return 1;
     }
     struct eng_ctl ctl = { 0 };
-    rc = ctl_hook_start(&ctl, cfg, key, dp_relay_ctl_port(relay), &val);
+    rc = ctl_hook_start(&ctl, cfg, key, relay, &val);
     if (rc != 0) {
         fprintf(stderr, "dchat: cannot start the control plane: %s\n", dc_strerror(rc));
         dp_relay_fini(relay);
@@ -251,7 +257,7 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
     log_listening(cfg, key, relay->params.peer_count);
     int sig = wait_for_signal(relay, cfg);
     DC_INFO("node", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    ctl_hook_stop(&ctl);
+    ctl_hook_stop(&ctl, &val);
     dp_relay_stop(relay);
     log_stats(relay, "final");
     dp_relay_fini(relay);

@@ -13,7 +13,10 @@
 #include "common/dc_err.h"
 #include "common/dc_log.h"
 #include "dataplane/ctl_port.h"
+#include "consensus/block.h"
+#include "consensus/cert.h"
 #include "engine/key.h"
+#include "engine/rpc_chain.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -208,6 +211,10 @@ static cJSON *chain_json(const struct eng_rpc_view *v, const struct eng_rpc_chai
     cJSON_AddStringToObject(obj, "role", role_name(v->role));
     cJSON_AddNumberToObject(obj, "validators", c->validators);
     cJSON_AddNumberToObject(obj, "online_validators", c->online_validators);
+    if (c->has_chain_api) {
+        cJSON_AddNumberToObject(obj, "messages_ordered", (double)c->messages_ordered);
+        cJSON_AddNumberToObject(obj, "mempool_pending", c->mempool_pending);
+    }
     return obj;
 }
 
@@ -370,6 +377,57 @@ static enum MHD_Result handle_metrics(struct eng_rpc *rpc, struct MHD_Connection
     return ret;
 }
 
+/* ---- chain endpoints: asked of the chain source, outside the lock ------------------------ */
+
+static enum MHD_Result handle_block(struct eng_rpc *rpc, struct MHD_Connection *conn,
+                                    struct req *req, const struct eng_rpc_chain_source *src,
+                                    uint64_t height)
+{
+    struct cons_block block;
+    struct cons_cert *cert = malloc(sizeof(*cert));
+    uint8_t (*ids)[CONS_ID_BYTES] = malloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
+    if (cert == NULL || ids == NULL) {
+        free(cert);
+        free(ids);
+        return respond_error(rpc, conn, req, 500, "out of memory");
+    }
+    cons_block_init(&block, ids, CONS_BLOCK_IDS_MAX);
+    int rc = src->query_block(src->arg, height, &block, cert);
+    enum MHD_Result ret;
+    if (rc == 0) {
+        ret = respond_json(rpc, conn, req, 200, eng_rpc_chain_block_json(&block, cert));
+    } else if (rc == DC_ENOTFOUND) {
+        ret = respond_error(rpc, conn, req, 404, "no committed block at that height");
+    } else {
+        ret = respond_error(rpc, conn, req, 503, rc == -ETIMEDOUT
+                                                     ? "consensus thread busy: retry"
+                                                     : "block store read failed");
+    }
+    free(ids);
+    free(cert);
+    return ret;
+}
+
+static enum MHD_Result handle_chain(struct eng_rpc *rpc, struct MHD_Connection *conn,
+                                    struct req *req, const struct eng_rpc_chain_req *cr)
+{
+    pthread_mutex_lock(&rpc->lock);
+    struct eng_rpc_chain_source src = rpc->source;
+    pthread_mutex_unlock(&rpc->lock);
+    if (src.arg == NULL) {
+        return respond_error(rpc, conn, req, 503,
+                             "this node does not hold the chain (ask a validator)");
+    }
+    if (cr->path == ENG_RPC_CHAIN_BLOCK) {
+        return handle_block(rpc, conn, req, &src, cr->height);
+    }
+    struct eng_rpc_msg m;
+    if (src.query_id(src.arg, cr->id, &m) != 0) {
+        return respond_error(rpc, conn, req, 503, "consensus thread busy: retry");
+    }
+    return respond_json(rpc, conn, req, 200, eng_rpc_chain_msg_json(cr->id, &m));
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 enum route { ROUTE_NONE, ROUTE_PEERS, ROUTE_CHAIN, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_INFO };
@@ -474,12 +532,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->body_bytes > ENG_RPC_BODY_BYTES_MAX) {
         return respond_error(rpc, conn, req, 413, "request body too large");
     }
+    struct eng_rpc_chain_req chain_req;
+    const char *why = NULL;
+    if (eng_rpc_chain_parse(url, &chain_req, &why) != 0) {
+        return respond_error(rpc, conn, req, 400, why);
+    }
     enum route route = route_of(url);
-    if (route == ROUTE_NONE) {
+    if (route == ROUTE_NONE && chain_req.path == ENG_RPC_CHAIN_NONE) {
         return respond_error(rpc, conn, req, 404, "no such endpoint");
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         return respond_error(rpc, conn, req, 405, "method not allowed (use GET)");
+    }
+    if (chain_req.path != ENG_RPC_CHAIN_NONE) {
+        return handle_chain(rpc, conn, req, &chain_req);
     }
     return dispatch(rpc, conn, req, route);
 }
@@ -592,5 +658,13 @@ void eng_rpc_set_chain(struct eng_rpc *rpc, const struct eng_rpc_chain *chain)
 {
     pthread_mutex_lock(&rpc->lock);
     rpc->chain = *chain;
+    pthread_mutex_unlock(&rpc->lock);
+}
+
+void eng_rpc_set_chain_source(struct eng_rpc *rpc, const struct eng_rpc_chain_source *src)
+{
+    static const struct eng_rpc_chain_source none;
+    pthread_mutex_lock(&rpc->lock);
+    rpc->source = src != NULL ? *src : none;
     pthread_mutex_unlock(&rpc->lock);
 }

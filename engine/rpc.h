@@ -7,6 +7,10 @@
  *   GET /health         200 + JSON summary, or 503 + reason
  *   GET /metrics        Prometheus text format: dataplane, discovery and RPC
  *   GET /node/info      id, role, version, addresses, uptime
+ *   GET /messages/{id}  a message id's status (pending, final, unknown) and final position
+ *   GET /chain/blocks/{height}  a committed block: hash, ordered ids, certificate
+ * The last two need a chain source (a validator's consensus thread); without one they
+ * answer 503 with the reason.
  * Anything else: 404 (JSON error); a known path with another method: 405; a request body over
  * ENG_RPC_BODY_BYTES_MAX: 413. Connections are limited in number, size and idle time, so no
  * client can exhaust the node.
@@ -28,6 +32,8 @@
 
 struct dp_ctl_port;
 struct MHD_Daemon;
+struct cons_block; /* consensus/block.h */
+struct cons_cert;  /* consensus/cert.h */
 
 #define ENG_RPC_PEERS_MAX 4096 /* = ENG_KAD_BUCKETS * ENG_KAD_K */
 #define ENG_RPC_BODY_BYTES_MAX 4096
@@ -106,8 +112,35 @@ struct eng_rpc_chain {
     uint64_t height;
     uint8_t hash[32];
     uint8_t has_hash;
+    uint8_t has_chain_api;          /* messages_ordered and mempool_pending are meaningful */
     uint32_t validators;
     uint32_t online_validators;
+    uint64_t messages_ordered;      /* ids in every committed block of the chain */
+    uint32_t mempool_pending;
+};
+
+#define ENG_RPC_ID_BYTES 32
+
+enum eng_rpc_msg_status { ENG_RPC_MSG_UNKNOWN, ENG_RPC_MSG_PENDING, ENG_RPC_MSG_FINAL };
+
+/* What the chain knows of one message id. */
+struct eng_rpc_msg {
+    uint8_t status;                 /* enum eng_rpc_msg_status */
+    uint64_t height;                /* final: the block */
+    uint32_t index;                 /* final: the position inside it */
+    uint8_t block_hash[32];
+};
+
+/*
+ * Where the RPC thread asks chain questions (a validator's consensus thread). Both calls
+ * block the RPC thread for a bounded time. query_id: 0 or -ETIMEDOUT. query_block: 0,
+ * DC_ENOTFOUND, -ETIMEDOUT or a read error; `block` has storage for CONS_BLOCK_IDS_MAX ids.
+ */
+struct eng_rpc_chain_source {
+    void *arg;
+    int (*query_id)(void *arg, const uint8_t id[ENG_RPC_ID_BYTES], struct eng_rpc_msg *out);
+    int (*query_block)(void *arg, uint64_t height, struct cons_block *block,
+                       struct cons_cert *cert);
 };
 
 struct eng_rpc {
@@ -115,6 +148,7 @@ struct eng_rpc {
     pthread_mutex_t lock; /* guards view and chain */
     struct eng_rpc_view view;
     struct eng_rpc_chain chain;
+    struct eng_rpc_chain_source source; /* guarded by lock; source.arg NULL: none */
     uint64_t started_ms;
     uint32_t stall_ms;    /* /health fails when the view is older than this */
     struct dp_ctl_port *port;           /* dataplane counters; may be NULL */
@@ -140,6 +174,8 @@ void eng_rpc_stop(struct eng_rpc *rpc);
 void eng_rpc_publish(struct eng_rpc *rpc, const struct eng_rpc_view *view);
 /* Consensus integration: the committed head and the validator counts. */
 void eng_rpc_set_chain(struct eng_rpc *rpc, const struct eng_rpc_chain *chain);
+/* Consensus integration: where chain questions go (NULL: nowhere, before a stop). */
+void eng_rpc_set_chain_source(struct eng_rpc *rpc, const struct eng_rpc_chain_source *src);
 
 /* Monotonic milliseconds (CLOCK_MONOTONIC). */
 uint64_t eng_now_ms(void);

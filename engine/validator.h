@@ -1,26 +1,24 @@
 /*
  * validator: the consensus engine inside a `dchat --role validator` node.
  *
- * It joins three parts that already exist: the Tendermint state machine
+ * It joins parts that exist on their own: the Tendermint state machine
  * (consensus/machine.h), the validator's data directory (consensus/datadir.h: genesis, vote
- * WAL, block store) and the control thread (engine/ctl.h). The machine runs on the control
- * thread, driven by its two hooks: every CONSENSUS record the dataplane receives
- * (on_consensus) and a tick every ENG_CTL_TICK_MS (on_tick, the machine's clock). The actions
- * it emits are carried out in the order datadir.h requires (persist, one sync before any
- * send, commit), and messages go to the other validators' genesis addresses as one-record
- * frames from the node's UDP socket. The committed head, the set size and the validators
- * heard from recently are published to the RPC server (/chain/status).
+ * WAL, block store) and the consensus thread (consensus/lcore.h), which the dataplane feeds
+ * directly: CONSENSUS records through a consensus port of their own and the ids of the
+ * messages the verify workers accepted through an id ring (dataplane/relay.h, cons_feed).
+ * The control thread keeps discovery and RPC; it sees consensus only through the view the
+ * consensus thread publishes (/chain/status) and the chain questions the RPC server asks it
+ * (/messages/{id}, /chain/blocks/{height}).
  *
  * The genesis is --genesis FILE or DATA_DIR/genesis.toml; a key that is not in it is refused
- * at open. Blocks are committed even when empty, one about every
- * ENG_VALIDATOR_BLOCK_INTERVAL_MS (the commit wait), so a live chain is visible and an idle
- * validator sends a few datagrams a second. User messages reach the mempool through a
- * subscription to every channel of the node's own dataplane (only messages it verified).
+ * at open. Messages go to the other validators' genesis addresses as one-record frames from
+ * the node's UDP socket. Blocks are committed even when empty, about every
+ * ENG_VALIDATOR_BLOCK_INTERVAL_MS (the commit wait), so a live chain is visible.
  *
- * Threads: eng_validator_open(), eng_validator_ctl_start() and eng_validator_close() on the
- * main thread (open before the control thread starts, close after it stopped); everything
- * else on the control thread through the hooks. A storage failure stops the node (SIGTERM to
- * itself) rather than risk signing twice.
+ * Threads: all four functions on the main thread: open before the dataplane is set up (it
+ * decides whether the dataplane feeds consensus), start after the dataplane and the control
+ * thread run, stop before they stop, close last. A storage failure stops the node (SIGTERM
+ * to itself) rather than risk signing twice.
  */
 #ifndef ENG_VALIDATOR_H
 #define ENG_VALIDATOR_H
@@ -31,12 +29,11 @@
 struct eng_ctl;             /* engine/ctl.h */
 struct eng_key;             /* engine/key.h */
 struct eng_node_config;     /* engine/node_config.h */
-struct dp_ctl_port;         /* dataplane/ctl_port.h */
+struct dp_relay;            /* dataplane/relay.h */
 struct eng_validator_state; /* engine/validator.c */
 
 #define ENG_VALIDATOR_BLOCK_INTERVAL_MS 1000u /* commit wait: at most one block per this */
-#define ENG_VALIDATOR_ONLINE_MS 5000u         /* heard from within this: online */
-#define ENG_VALIDATOR_SYNC_BLOCKS_MAX 16u     /* blocks sent per sync request */
+#define ENG_VALIDATOR_QUERY_MS 2000u          /* an RPC question waits this long at most */
 
 struct eng_validator {
     struct eng_validator_state *state; /* allocated by open, freed by close */
@@ -56,14 +53,17 @@ int eng_validator_open(struct eng_validator *v, const struct eng_node_config *cf
                        const struct eng_key *key, char *err, size_t err_size);
 
 /*
- * Starts the control thread (eng_ctl_params_from_config + eng_ctl_start_params) with the
- * validator's hooks, sending through `port`. 0 or eng_ctl_start_params()'s error.
+ * Starts the consensus thread over `relay`'s consensus port and id ring (the relay was set up
+ * with cons_feed), publishing to `ctl`, pinned after the dataplane's threads when --cores
+ * lists cores. 0 or -errno.
  */
-int eng_validator_ctl_start(struct eng_validator *v, struct eng_ctl *ctl,
-                            const struct eng_node_config *cfg, const struct eng_key *key,
-                            struct dp_ctl_port *port);
+int eng_validator_start(struct eng_validator *v, struct eng_ctl *ctl,
+                        const struct eng_node_config *cfg, struct dp_relay *relay);
 
-/* Closes the data directory and frees the state. Idempotent. */
+/* Stops and joins the consensus thread. Idempotent. */
+void eng_validator_stop(struct eng_validator *v);
+
+/* Stops the thread if it runs, closes the data directory and frees the state. Idempotent. */
 void eng_validator_close(struct eng_validator *v);
 
 #endif

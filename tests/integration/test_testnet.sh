@@ -5,6 +5,10 @@
 #   -> every validator reports the same height and hash, height >= 3
 #   dchat-bench sends 90 signed messages into relay 1 -> they reach the validators through
 #      gossip, and blocks with message ids are committed (when the bench is given as $1)
+#   the chain API: the first block with ids (GET /chain/blocks/H) is the same on every
+#      validator, each of its ids is final at (H, index) on every validator (GET /messages/ID),
+#      an id nobody sent is unknown, malformed ids and heights are 400, a future height 404,
+#      and a relay (which holds no chain) answers 503
 #   validator 4 killed (SIGKILL, by PID) -> validators 1-3 keep committing and agree (3 of 4),
 #      and report 3 online validators; messages still propagate through the relays and are
 #      still ordered into blocks
@@ -142,6 +146,48 @@ if [[ -n $bench ]]; then
     "$tn"/logs/validator-1.log | tail -n 1)"
 fi
 
+# 2c. the chain API answers what the chain holds, the same on every validator
+v_get() { curl -s --max-time 5 -o "$tmp/get.json" -w '%{http_code}' "http://$(rpc "$1")$2"; }
+if [[ -n $bench ]]; then
+  found=0
+  sample 1
+  for ((h = 1; h <= high && !found; h++)); do
+    [[ $(v_get 1 "/chain/blocks/$h") == 200 ]] || fail "GET /chain/blocks/$h did not answer 200"
+    jq -e '.ids | length > 0' "$tmp/get.json" >/dev/null && found=$h
+  done
+  ((found)) || fail "no committed block up to height $high holds an id, per /chain/blocks"
+  jq -S '{height, hash, ids, prev_hash}' "$tmp/get.json" >"$tmp/block1.json"
+  jq -e --argjson h "$found" '.certificate.height == $h and (.certificate.signatures |
+    length >= 3) and .certificate.block_hash == .hash' "$tmp/get.json" >/dev/null ||
+    fail "block $found: the certificate does not name the block with a quorum"
+  mapfile -t ids < <(jq -r '.ids[]' "$tmp/get.json")
+  for i in 2 3 4; do
+    [[ $(v_get "$i" "/chain/blocks/$found") == 200 ]] || fail "validator $i: no block $found"
+    jq -S '{height, hash, ids, prev_hash}' "$tmp/get.json" | cmp -s - "$tmp/block1.json" ||
+      fail "validator $i serves another block $found"
+  done
+  for i in 1 2 3 4; do
+    for ((x = 0; x < ${#ids[@]}; x++)); do
+      [[ $(v_get "$i" "/messages/${ids[x]}") == 200 ]] || fail "validator $i: /messages failed"
+      jq -e --argjson h "$found" --argjson x "$x" '.status == "final" and .height == $h and
+        .index == $x' "$tmp/get.json" >/dev/null ||
+        fail "validator $i: id ${ids[x]} is not final at ($found, $x): $(cat "$tmp/get.json")"
+    done
+  done
+  v_get 1 "/messages/$(printf '%064x' 12345)" >/dev/null
+  jq -e '.status == "unknown"' "$tmp/get.json" >/dev/null || fail "an unsent id is not unknown"
+  [[ $(v_get 1 /messages/xyz) == 400 ]] || fail "a malformed id is not refused with 400"
+  [[ $(v_get 1 /chain/blocks/0) == 400 ]] || fail "height 0 is not refused with 400"
+  [[ $(v_get 1 /chain/blocks/99999999) == 404 ]] || fail "a future height is not 404"
+  code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$((base + 30))/messages/${ids[0]}")
+  [[ $code == 503 ]] || fail "a relay answered /messages with $code, not 503"
+  ordered1=$(curl -s --max-time 2 "http://$(rpc 1)/chain/status" | jq '.messages_ordered')
+  ((ordered1 >= ${#ids[@]})) || fail "messages_ordered is $ordered1"
+  echo "chain API: block $found holds ${#ids[@]} ids, final at the same positions on 4" \
+    "validators; messages_ordered $ordered1"
+fi
+
 # 3. validator 4 dies: the other three go on and agree
 v4=$(cat "$tn/run/validator-4.pid")
 kill -9 "$v4"
@@ -186,6 +232,24 @@ sample 1 2 3
 target=$high
 wait_agree "$target" 90 1 2 3 4
 echo "validator 4 caught up from the others: 4 agree at height $low (target $target)"
+# messages_ordered counts the whole chain: equal wherever two validators are at one height
+deadline=$((SECONDS + 30))
+while :; do
+  declare -A ord=()
+  same=1
+  for i in 1 2 3 4; do
+    read -r h o < <(curl -s --max-time 2 "http://$(rpc "$i")/chain/status" |
+      jq -r '"\(.height) \(.messages_ordered)"')
+    [[ -n ${ord[$h]:-} && ${ord[$h]} != "$o" ]] && fail "at height $h: messages_ordered" \
+      "${ord[$h]} and $o"
+    [[ -z ${ord[$h]:-} && ${#ord[@]} -gt 0 ]] && same=0
+    ord[$h]=$o
+  done
+  ((same)) && break
+  ((SECONDS < deadline)) || fail "validators never sampled at one height"
+  sleep 0.2
+done
+echo "messages_ordered agrees on the 4 validators (${ord[*]})"
 
 # 5. SIGTERM stops the restarted validator and the testnet with every child it started
 kill -TERM "$v4"

@@ -1,0 +1,587 @@
+/*
+ * cons_lcore: the consensus thread (see lcore.h).
+ */
+#include "consensus/lcore.h"
+
+#include "common/dc_alloc.h"
+#include "common/dc_assert.h"
+#include "common/dc_err.h"
+#include "common/dc_log.h"
+#include "dataplane/ctl_port.h"
+#include "dataplane/idring.h"
+#include "dataplane/wire.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BODY_MAX DP_CTL_BODY_BYTES_MAX
+#define FRAME_MAX (DP_WIRE_FRAME_HDR_BYTES + DP_WIRE_REC_HDR_BYTES + BODY_MAX)
+
+_Static_assert(DP_IDRING_ID_BYTES == CONS_ID_BYTES, "ids are ids");
+
+enum mail_state { MAIL_IDLE, MAIL_ASKED, MAIL_ANSWERING, MAIL_ANSWERED };
+enum mail_kind { MAIL_ID = 1, MAIL_BLOCK = 2 };
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void wake(int fd)
+{
+    uint64_t one = 1;
+    ssize_t n = write(fd, &one, sizeof(one)); /* EAGAIN: the counter is set anyway */
+    (void)n;
+}
+
+static void drain(int fd)
+{
+    uint64_t value;
+    ssize_t n = read(fd, &value, sizeof(value)); /* EAGAIN: nothing was pending */
+    (void)n;
+}
+
+/* ---- set-up (main thread) ---- */
+
+static int init_mailbox(struct cons_lcore_mailbox *mb)
+{
+    mb->answer_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (mb->answer_fd < 0) {
+        return -errno;
+    }
+    uint8_t (*ids)[CONS_ID_BYTES] = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
+    if (ids == NULL) {
+        close(mb->answer_fd);
+        mb->answer_fd = -1;
+        return -ENOMEM;
+    }
+    cons_block_init(&mb->block, ids, CONS_BLOCK_IDS_MAX);
+    atomic_init(&mb->state, MAIL_IDLE);
+    int rc = -pthread_mutex_init(&mb->lock, NULL);
+    if (rc != 0) {
+        dc_free(ids);
+        close(mb->answer_fd);
+        mb->answer_fd = -1;
+    }
+    return rc;
+}
+
+static int alloc_buffers(struct cons_lcore *l)
+{
+    uint8_t key[CONS_POSINDEX_KEY_BYTES];
+    uint8_t (*ids)[CONS_ID_BYTES] = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
+    l->out = dc_alloc(sizeof(*l->out));
+    l->body = dc_alloc(BODY_MAX);
+    l->frame = dc_alloc(FRAME_MAX);
+    l->rx = dc_alloc(sizeof(*l->rx));
+    l->positions_mem = dc_alloc_aligned(64, cons_posindex_mem_size(CONS_LCORE_POSITIONS));
+    if (ids == NULL || l->out == NULL || l->body == NULL || l->frame == NULL || l->rx == NULL ||
+        l->positions_mem == NULL) {
+        dc_free(ids);
+        return -ENOMEM;
+    }
+    cons_block_init(&l->rx_block, ids, CONS_BLOCK_IDS_MAX);
+    randombytes_buf(key, sizeof(key));
+    cons_posindex_init(&l->positions, l->positions_mem, CONS_LCORE_POSITIONS, key);
+    return 0;
+}
+
+static void free_buffers(struct cons_lcore *l)
+{
+    dc_free(l->rx_block.ids);
+    dc_free(l->out);
+    dc_free(l->body);
+    dc_free(l->frame);
+    dc_free(l->rx);
+    dc_free(l->positions_mem);
+}
+
+int cons_lcore_init(struct cons_lcore *l, const struct cons_lcore_params *params)
+{
+    DC_ASSERT(params->count <= CONS_VALIDATORS_MAX);
+    DC_ASSERT(params->self < params->count);
+    memset(l, 0, sizeof(*l));
+    l->p = *params;
+    l->wake_fd = -1;
+    l->mail.answer_fd = -1;
+    atomic_init(&l->stop, 0);
+    int rc = alloc_buffers(l);
+    if (rc != 0) {
+        goto err_buffers;
+    }
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) {
+        rc = -errno;
+        goto err_buffers;
+    }
+    rc = init_mailbox(&l->mail);
+    if (rc != 0) {
+        goto err_wake;
+    }
+    return 0;
+err_wake:
+    close(l->wake_fd);
+    l->wake_fd = -1;
+err_buffers:
+    free_buffers(l);
+    return rc;
+}
+
+static void *thread_main(void *arg)
+{
+    cons_main_loop(arg);
+    return NULL;
+}
+
+int cons_lcore_start(struct cons_lcore *l)
+{
+    int rc = -pthread_create(&l->thread, NULL, thread_main, l);
+    if (rc != 0) {
+        return rc;
+    }
+    l->started = 1;
+    (void)pthread_setname_np(l->thread, "dchat-cons");
+    if (l->p.core >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(l->p.core, &set);
+        rc = -pthread_setaffinity_np(l->thread, sizeof(set), &set);
+    }
+    return rc;
+}
+
+void cons_lcore_stop(struct cons_lcore *l)
+{
+    if (!l->started) {
+        return;
+    }
+    atomic_store(&l->stop, 1);
+    wake(l->wake_fd);
+    pthread_join(l->thread, NULL);
+    l->started = 0;
+}
+
+void cons_lcore_fini(struct cons_lcore *l)
+{
+    cons_lcore_stop(l);
+    if (l->mail.answer_fd >= 0) {
+        close(l->mail.answer_fd);
+        pthread_mutex_destroy(&l->mail.lock);
+        dc_free(l->mail.block.ids);
+    }
+    if (l->wake_fd >= 0) {
+        close(l->wake_fd);
+    }
+    free_buffers(l);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ---- carrying out actions (consensus thread) ---- */
+
+/* Storage failed: signing on could equivocate after a restart. Stop the node. */
+static void fail(struct cons_lcore *l, const char *what, int rc)
+{
+    DC_ERROR("consensus", "%s failed: %s; stopping the node", what, dc_strerror(rc));
+    l->failed = 1;
+    kill(getpid(), SIGTERM);
+}
+
+static void send_to(struct cons_lcore *l, uint32_t to, size_t body_len)
+{
+    struct dp_wire_builder b;
+    dp_wire_builder_init(&b, l->frame, FRAME_MAX);
+    int rc = dp_wire_builder_add(&b, DP_WIRE_REC_CONSENSUS, l->body, (uint16_t)body_len);
+    DC_ASSERT(rc == 0);
+    size_t len = dp_wire_builder_finish(&b);
+    rc = dp_ctl_port_send(l->p.port, (const struct sockaddr *)&l->p.addrs[to],
+                          l->p.addr_lens[to], l->frame, len);
+    if (rc != 0) {
+        l->send_errors++; /* UDP: consensus re-sends on its own (rebroadcast, sync) */
+    }
+}
+
+static void send_msg(struct cons_lcore *l, uint16_t to, const struct cons_msg *msg)
+{
+    static struct dc_log_limit oversize_log;
+    size_t size = cons_msg_encoded_size(msg);
+    if (size == 0 || size > BODY_MAX) {
+        l->oversize_drops++;
+        DC_LOG_RATELIMIT(&oversize_log, DC_LOG_WARN, "consensus",
+                         "consensus message of kind %u is %zu bytes, more than a record "
+                         "holds: not sent", msg->kind, size);
+        return;
+    }
+    size_t len = cons_msg_encode(msg, l->body, BODY_MAX);
+    for (uint32_t i = 0; i < l->p.count; i++) {
+        if (i != l->p.self && (to == CONS_TO_ALL || to == i)) {
+            send_to(l, i, len);
+        }
+    }
+}
+
+static void serve_sync(struct cons_lcore *l, const struct cons_action *a)
+{
+    uint64_t last = cons_datadir_height(l->p.dd);
+    uint64_t end = a->height + CONS_LCORE_SYNC_BLOCKS_MAX;
+    for (uint64_t h = a->height; h >= 1 && h <= last && h < end; h++) {
+        struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK };
+        int rc = cons_datadir_read(l->p.dd, h, &msg.block, &msg.cert);
+        if (rc != 0) {
+            DC_WARN("consensus", "sync: cannot read block %llu: %s", (unsigned long long)h,
+                    dc_strerror(rc));
+            return;
+        }
+        send_msg(l, a->to, &msg);
+    }
+}
+
+static void on_commit(struct cons_lcore *l, const struct cons_block *block)
+{
+    static struct dc_log_limit commit_log;
+    uint32_t ids = block->header.id_count;
+    for (uint32_t i = 0; i < ids; i++) {
+        cons_posindex_add(&l->positions, block->ids[i], block->header.height, i);
+    }
+    l->ids_committed += ids;
+    if (ids > 0) {
+        DC_LOG_RATELIMIT(&commit_log, DC_LOG_INFO, "validator",
+                         "committed height %llu with %u message ids (%llu ordered so far, "
+                         "%llu received)", (unsigned long long)block->header.height, ids,
+                         (unsigned long long)l->ids_committed,
+                         (unsigned long long)l->ids_received);
+    }
+}
+
+static int run_one(struct cons_lcore *l, const struct cons_action *a)
+{
+    int rc = 0;
+    switch (a->type) {
+    case CONS_ACT_PERSIST:
+        rc = cons_datadir_persist(l->p.dd, &a->msg);
+        break;
+    case CONS_ACT_SEND:
+        rc = cons_datadir_before_send(l->p.dd);
+        if (rc == 0) {
+            send_msg(l, a->to, &a->msg);
+        }
+        break;
+    case CONS_ACT_COMMIT:
+        rc = cons_datadir_commit(l->p.dd, a->block, a->cert);
+        if (rc == 0) {
+            on_commit(l, a->block);
+        }
+        break;
+    case CONS_ACT_SERVE_SYNC:
+        serve_sync(l, a);
+        break;
+    case CONS_ACT_SCHEDULE:
+        l->next_tick = a->at_tick;
+        break;
+    default:
+        DC_ASSERT(0); /* the machine emits only the kinds above */
+    }
+    if (rc != 0) {
+        fail(l, a->type == CONS_ACT_COMMIT ? "block store append" : "vote WAL write", rc);
+    }
+    return rc;
+}
+
+/* One call's actions in order; one WAL sync covers the batch (group commit). */
+static void run_actions(struct cons_lcore *l)
+{
+    for (uint32_t i = 0; i < l->out->count && !l->failed; i++) {
+        (void)run_one(l, &l->out->items[i]);
+    }
+    if (!l->failed) {
+        int rc = cons_datadir_before_send(l->p.dd);
+        if (rc != 0) {
+            fail(l, "vote WAL sync", rc);
+        }
+    }
+}
+
+/* ---- inputs (consensus thread) ---- */
+
+/* The validator a message came from, for the online count; -1 when it names none. */
+static int msg_sender(const struct cons_msg *msg)
+{
+    switch (msg->kind) {
+    case CONS_MSG_PROPOSAL:
+        return msg->proposal.proposer;
+    case CONS_MSG_VOTE:
+        return msg->vote.validator;
+    default:
+        return -1; /* a sync request is unsigned: it proves nothing about its requester */
+    }
+}
+
+static uint32_t take_records(struct cons_lcore *l, uint64_t now)
+{
+    uint32_t n = 0;
+    while (n < CONS_LCORE_RECORDS_PER_PASS && !l->failed && dp_ctl_port_recv(l->p.port, l->rx)) {
+        n++;
+        struct cons_msg msg;
+        if (cons_msg_decode(l->rx->body, l->rx->body_len, &msg, &l->rx_block, &l->rx_cert) !=
+            0) {
+            l->bad_msgs++;
+            continue;
+        }
+        int rc = cons_on_message(l->p.m, &msg, l->out);
+        int from = msg_sender(&msg);
+        /* Only a message the machine accepted (signature checked) proves the sender is up. */
+        if (rc == 0 && from >= 0 && (uint32_t)from < l->p.count) {
+            l->peers[from].heard_ms = now;
+        }
+        run_actions(l);
+    }
+    return n;
+}
+
+/* Verified ids into the mempool, then a tick, so a waiting proposer proposes at once. */
+static uint32_t take_ids(struct cons_lcore *l, uint64_t now)
+{
+    if (l->p.ids == NULL) {
+        return 0;
+    }
+    uint8_t batch[64][CONS_ID_BYTES];
+    uint32_t taken = 0;
+    uint32_t accepted = 0;
+    while (taken < CONS_LCORE_IDS_PER_PASS) {
+        uint32_t n = dp_idring_pop_burst(l->p.ids, batch, 64);
+        for (uint32_t i = 0; i < n; i++) {
+            if (cons_submit(l->p.m, batch[i]) == 0) {
+                accepted++;
+            } else {
+                l->ids_refused++;
+            }
+        }
+        taken += n;
+        if (n < 64) {
+            break;
+        }
+    }
+    l->ids_received += accepted;
+    if (accepted > 0 && !l->failed) {
+        cons_tick(l->p.m, now, l->out);
+        run_actions(l);
+    }
+    return taken;
+}
+
+/* ---- queries (consensus thread answers, other threads ask) ---- */
+
+static void answer_id(struct cons_lcore *l, struct cons_lcore_mailbox *mb)
+{
+    struct cons_lcore_id_answer *a = &mb->id_answer;
+    memset(a, 0, sizeof(*a));
+    mb->rc = 0;
+    if (cons_posindex_find(&l->positions, mb->id, &a->height, &a->index) == 0) {
+        const struct cons_block *block;
+        const struct cons_cert *cert;
+        a->status = CONS_LCORE_FINAL;
+        if (cons_datadir_read(l->p.dd, a->height, &block, &cert) == 0) {
+            memcpy(a->block_hash, cert->block_hash, CONS_HASH_BYTES);
+        }
+    } else if (cons_mempool_is_pending(&l->p.m->mempool, mb->id)) {
+        a->status = CONS_LCORE_PENDING;
+    } else {
+        a->status = CONS_LCORE_UNKNOWN;
+    }
+}
+
+static void answer_block(struct cons_lcore *l, struct cons_lcore_mailbox *mb)
+{
+    const struct cons_block *block;
+    const struct cons_cert *cert;
+    mb->rc = mb->height == 0 || mb->height > cons_datadir_height(l->p.dd)
+                 ? DC_ENOTFOUND
+                 : cons_datadir_read(l->p.dd, mb->height, &block, &cert);
+    if (mb->rc == 0) {
+        mb->rc = cons_block_copy(&mb->block, block);
+        mb->cert = *cert;
+    }
+}
+
+/* Once per loop pass: a question waiting in the mailbox is answered now. */
+static uint32_t answer_query(struct cons_lcore *l)
+{
+    struct cons_lcore_mailbox *mb = &l->mail;
+    int asked = MAIL_ASKED;
+    if (!atomic_compare_exchange_strong(&mb->state, &asked, MAIL_ANSWERING)) {
+        return 0;
+    }
+    if (mb->kind == MAIL_ID) {
+        answer_id(l, mb);
+    } else {
+        answer_block(l, mb);
+    }
+    atomic_store_explicit(&mb->state, MAIL_ANSWERED, memory_order_release);
+    wake(mb->answer_fd);
+    return 1;
+}
+
+/* Asker: post the question (fields already written), wait for the answer or the timeout. */
+static int ask(struct cons_lcore *l, uint32_t timeout_ms)
+{
+    struct cons_lcore_mailbox *mb = &l->mail;
+    drain(mb->answer_fd);
+    atomic_store_explicit(&mb->state, MAIL_ASKED, memory_order_release);
+    wake(l->wake_fd);
+    uint64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        if (atomic_load_explicit(&mb->state, memory_order_acquire) == MAIL_ANSWERED) {
+            return 0;
+        }
+        uint64_t now = mono_ms();
+        if (now >= deadline) {
+            int expected = MAIL_ASKED;
+            if (atomic_compare_exchange_strong(&mb->state, &expected, MAIL_IDLE)) {
+                return -ETIMEDOUT; /* withdrawn before the consensus thread took it */
+            }
+            deadline = now + 1000; /* it is answering right now: the answer is near */
+        }
+        struct pollfd pfd = { .fd = mb->answer_fd, .events = POLLIN };
+        (void)poll(&pfd, 1, (int)(deadline - now));
+        drain(mb->answer_fd);
+    }
+}
+
+int cons_lcore_query_id(struct cons_lcore *l, const uint8_t id[CONS_ID_BYTES],
+                        uint32_t timeout_ms, struct cons_lcore_id_answer *out)
+{
+    struct cons_lcore_mailbox *mb = &l->mail;
+    pthread_mutex_lock(&mb->lock);
+    mb->kind = MAIL_ID;
+    memcpy(mb->id, id, CONS_ID_BYTES);
+    int rc = ask(l, timeout_ms);
+    if (rc == 0) {
+        *out = mb->id_answer;
+        rc = mb->rc;
+    }
+    atomic_store(&mb->state, MAIL_IDLE);
+    pthread_mutex_unlock(&mb->lock);
+    return rc;
+}
+
+int cons_lcore_query_block(struct cons_lcore *l, uint64_t height, uint32_t timeout_ms,
+                           struct cons_block *block, struct cons_cert *cert)
+{
+    struct cons_lcore_mailbox *mb = &l->mail;
+    pthread_mutex_lock(&mb->lock);
+    mb->kind = MAIL_BLOCK;
+    mb->height = height;
+    int rc = ask(l, timeout_ms);
+    if (rc == 0) {
+        rc = mb->rc;
+    }
+    if (rc == 0) {
+        rc = cons_block_copy(block, &mb->block);
+        *cert = mb->cert;
+    }
+    atomic_store(&mb->state, MAIL_IDLE);
+    pthread_mutex_unlock(&mb->lock);
+    return rc;
+}
+
+/* ---- the loop (consensus thread) ---- */
+
+static uint32_t online_count(const struct cons_lcore *l, uint64_t now)
+{
+    uint32_t online = 1; /* ourselves */
+    for (uint32_t i = 0; i < l->p.count; i++) {
+        uint64_t heard = l->peers[i].heard_ms;
+        if (i != l->p.self && heard != 0 && now - heard <= CONS_LCORE_ONLINE_MS) {
+            online++;
+        }
+    }
+    return online;
+}
+
+/* The view for RPC, only when something an operator sees changed. */
+static void publish(struct cons_lcore *l, uint64_t now)
+{
+    struct cons_lcore_view v = {
+        .height = cons_datadir_height(l->p.dd), .validators = l->p.count,
+        .online_validators = online_count(l, now),
+        .messages_ordered = cons_datadir_ids_total(l->p.dd),
+        .ids_received = l->ids_received, .ids_refused = l->ids_refused,
+        .mempool_pending = cons_mempool_pending(&l->p.m->mempool),
+    };
+    memcpy(v.hash, cons_datadir_head_hash(l->p.dd), CONS_HASH_BYTES);
+    const struct cons_lcore_view *old = &l->view;
+    if (v.height == old->height && v.online_validators == old->online_validators &&
+        v.ids_received == old->ids_received && l->view.validators != 0) {
+        return;
+    }
+    l->view = v;
+    if (l->p.publish != NULL) {
+        l->p.publish(l->p.publish_arg, &v);
+    }
+}
+
+/* Monotonic milliseconds, never going back (the machine's ticks must not decrease). */
+static uint64_t now_tick(struct cons_lcore *l)
+{
+    uint64_t now = mono_ms();
+    if (now < l->last_now) {
+        now = l->last_now;
+    }
+    l->last_now = now;
+    return now;
+}
+
+/* Nothing to do: sleep until the machine's deadline, a record, an id or a wake-up. */
+static void idle_wait(struct cons_lcore *l, uint64_t now)
+{
+    uint64_t wait_ms = l->next_tick > now ? l->next_tick - now : 0;
+    if (wait_ms > CONS_LCORE_SLEEP_MS_MAX) {
+        wait_ms = CONS_LCORE_SLEEP_MS_MAX;
+    }
+    if (wait_ms == 0) {
+        return;
+    }
+    struct pollfd pfd[2] = {
+        { .fd = dp_ctl_port_event_fd(l->p.port), .events = POLLIN },
+        { .fd = l->wake_fd, .events = POLLIN },
+    };
+    (void)poll(pfd, 2, (int)wait_ms);
+    dp_ctl_port_drain_event(l->p.port);
+    drain(l->wake_fd);
+}
+
+void cons_main_loop(struct cons_lcore *l)
+{
+    uint64_t now = now_tick(l);
+    cons_machine_begin(l->p.m, now, l->out);
+    run_actions(l);
+    publish(l, now);
+    while (!atomic_load_explicit(&l->stop, memory_order_relaxed) && !l->failed) {
+        now = now_tick(l);
+        uint32_t work = take_records(l, now);
+        work += take_ids(l, now);
+        if (now >= l->next_tick && !l->failed) {
+            cons_tick(l->p.m, now, l->out);
+            run_actions(l);
+        }
+        work += answer_query(l);
+        publish(l, now);
+        if (work == 0) {
+            idle_wait(l, now_tick(l));
+        }
+    }
+    /* A storage failure: keep answering nothing, but wait for the stop like any thread. */
+    while (!atomic_load_explicit(&l->stop, memory_order_relaxed)) {
+        struct pollfd pfd = { .fd = l->wake_fd, .events = POLLIN };
+        (void)poll(&pfd, 1, CONS_LCORE_SLEEP_MS_MAX);
+        drain(l->wake_fd);
+    }
+}

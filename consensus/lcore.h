@@ -1,0 +1,165 @@
+/*
+ * cons_lcore: the consensus thread of a validator node.
+ *
+ * One thread owns the state machine (consensus/machine.h), the data directory
+ * (consensus/datadir.h) and the map of final positions (consensus/posindex.h). Its loop,
+ * cons_main_loop(), takes three inputs and nothing else:
+ *
+ *   - CONSENSUS records from the dataplane's consensus port (an SPSC ring of its own, so
+ *     consensus never queues behind discovery on the control thread);
+ *   - the ids of messages the dataplane's verify workers accepted, from an id ring
+ *     (dataplane/idring.h), straight into the mempool; a tick follows at once, so a waiting
+ *     proposer proposes as soon as there is something to order;
+ *   - time: the machine's tick is one millisecond of CLOCK_MONOTONIC, and the thread sleeps
+ *     (poll on two eventfds) until the machine's next SCHEDULE deadline or new input.
+ *
+ * Actions are carried out in the order datadir.h requires (persist, one sync before any
+ * send, commit); a storage failure stops the node (SIGTERM to itself) rather than sign on.
+ * After a change the thread publishes a view (height, hash, validators heard from, ids
+ * ordered) through a callback that must not block for long (the RPC server's setter).
+ *
+ * Other threads ask questions through a one-slot mailbox: cons_lcore_query_id() (status and
+ * final position of a message id) and cons_lcore_query_block() (a committed block with its
+ * certificate). The caller blocks until the consensus thread answers (it looks at the
+ * mailbox once per loop pass) or the timeout passes; the consensus thread never blocks on a
+ * caller and never takes a lock.
+ *
+ * Threads: init/start/stop/fini on the main thread; cons_main_loop() on the consensus thread
+ * started by cons_lcore_start(); the queries from any other thread.
+ */
+#ifndef CONS_LCORE_H
+#define CONS_LCORE_H
+
+#include "consensus/datadir.h"
+#include "consensus/machine.h"
+#include "consensus/posindex.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct dp_ctl_port; /* dataplane/ctl_port.h */
+struct dp_idring;   /* dataplane/idring.h */
+
+#define CONS_LCORE_IDS_PER_PASS 16384u   /* ids taken into the mempool per loop pass */
+#define CONS_LCORE_RECORDS_PER_PASS 256u /* consensus records handled per loop pass */
+#define CONS_LCORE_ONLINE_MS 5000u       /* a validator heard from within this is online */
+#define CONS_LCORE_SYNC_BLOCKS_MAX 16u   /* blocks sent per sync request */
+#define CONS_LCORE_POSITIONS 262144u     /* final positions remembered for queries */
+#define CONS_LCORE_SLEEP_MS_MAX 1000u
+
+/* What the consensus thread publishes after every change. */
+struct cons_lcore_view {
+    uint64_t height;
+    uint8_t hash[CONS_HASH_BYTES];
+    uint32_t validators;
+    uint32_t online_validators;    /* ourselves + those whose messages passed, recently */
+    uint64_t messages_ordered;     /* ids in every committed block (the same on every node) */
+    uint64_t ids_received;         /* verified ids taken into the mempool */
+    uint64_t ids_refused;          /* already pending or committed, or the mempool full */
+    uint32_t mempool_pending;
+};
+
+enum cons_lcore_status {
+    CONS_LCORE_UNKNOWN = 0,        /* never seen, or older than the position window */
+    CONS_LCORE_PENDING = 1,        /* in the mempool, not yet in a committed block */
+    CONS_LCORE_FINAL = 2,          /* in a committed block */
+};
+
+struct cons_lcore_id_answer {
+    uint8_t status;                /* enum cons_lcore_status */
+    uint64_t height;               /* FINAL: position */
+    uint32_t index;
+    uint8_t block_hash[CONS_HASH_BYTES];
+};
+
+struct cons_lcore_params {
+    struct cons_datadir *dd;       /* opened; the machine resumed from it */
+    struct cons_machine *m;        /* initialised over dd->valset, resumed, not begun */
+    struct dp_ctl_port *port;      /* CONSENSUS records in; sends out on the node's socket */
+    struct dp_idring *ids;         /* verified message ids; NULL: blocks stay empty */
+    uint32_t self;
+    uint32_t count;                /* validators */
+    struct sockaddr_storage addrs[CONS_VALIDATORS_MAX]; /* each validator's address */
+    socklen_t addr_lens[CONS_VALIDATORS_MAX];
+    int core;                      /* pin the thread here; -1: no pinning */
+    void (*publish)(void *arg, const struct cons_lcore_view *view);
+    void *publish_arg;
+};
+
+struct cons_lcore_peer {
+    uint64_t heard_ms;             /* 0: never */
+};
+
+/* The mailbox between a querying thread and the consensus thread. */
+struct cons_lcore_mailbox {
+    pthread_mutex_t lock;          /* askers take turns; the consensus thread never takes it */
+    _Atomic int state;             /* enum in lcore.c: idle, asked, answering, answered */
+    int answer_fd;                 /* eventfd: an answer is ready */
+    int kind;
+    int rc;
+    uint8_t id[CONS_ID_BYTES];
+    uint64_t height;
+    struct cons_lcore_id_answer id_answer;
+    struct cons_block block;       /* storage for CONS_BLOCK_IDS_MAX ids */
+    struct cons_cert cert;
+};
+
+struct cons_lcore {
+    struct cons_lcore_params p;
+    struct cons_actions *out;
+    struct cons_block rx_block;    /* decode storage for received messages */
+    struct cons_cert rx_cert;
+    uint8_t *body;                 /* one encoded consensus message */
+    uint8_t *frame;                /* one frame around it */
+    struct dp_ctl_msg *rx;         /* one received record */
+    struct cons_posindex positions;
+    void *positions_mem;
+    struct cons_lcore_peer peers[CONS_VALIDATORS_MAX];
+    struct cons_lcore_view view;   /* last published */
+    uint64_t next_tick;            /* the machine's last SCHEDULE deadline */
+    uint64_t last_now;
+    int wake_fd;                   /* eventfd: stop or a query */
+    int failed;                    /* storage failed: nothing more is done */
+    int started;
+    pthread_t thread;
+    _Atomic int stop;
+    struct cons_lcore_mailbox mail;
+    /* counters, read at exit (and by the view) */
+    uint64_t ids_received;
+    uint64_t ids_refused;
+    uint64_t ids_committed;
+    uint64_t bad_msgs;
+    uint64_t send_errors;
+    uint64_t oversize_drops;
+};
+
+/* Main thread: allocates everything. 0 or -ENOMEM / -errno. */
+int cons_lcore_init(struct cons_lcore *l, const struct cons_lcore_params *params);
+/* Main thread: starts the consensus thread (pinned when p.core >= 0). 0 or -errno. */
+int cons_lcore_start(struct cons_lcore *l);
+/* Main thread: stops and joins the thread. Idempotent. */
+void cons_lcore_stop(struct cons_lcore *l);
+/* Main thread, after stop: frees everything (not the machine or the data directory). */
+void cons_lcore_fini(struct cons_lcore *l);
+
+/* The consensus thread's loop; returns after cons_lcore_stop() (or a storage failure). */
+void cons_main_loop(struct cons_lcore *l);
+
+/*
+ * Any thread but the consensus thread: what the chain knows of message `id`.
+ * 0 with `out` filled, or -ETIMEDOUT when the consensus thread did not answer within
+ * `timeout_ms` (it is busy or stopped).
+ */
+int cons_lcore_query_id(struct cons_lcore *l, const uint8_t id[CONS_ID_BYTES],
+                        uint32_t timeout_ms, struct cons_lcore_id_answer *out);
+/*
+ * Any thread but the consensus thread: the committed block at `height` and its certificate,
+ * copied into `block` (ids storage for CONS_BLOCK_IDS_MAX ids) and `cert`.
+ * 0, DC_ENOTFOUND (not committed here), -ETIMEDOUT or a block store read error.
+ */
+int cons_lcore_query_block(struct cons_lcore *l, uint64_t height, uint32_t timeout_ms,
+                           struct cons_block *block, struct cons_cert *cert);
+
+#endif

@@ -1,0 +1,29 @@
+#include "dataplane/idring.h"
+
+#include "common/dc_alloc.h"
+
+#include <errno.h>
+
+int dp_idring_init(struct dp_idring *ring, uint32_t size)
+{
+    if (size < 2 || size > DP_IDRING_SIZE_MAX || (size & (size - 1)) != 0) {
+        return -EINVAL;
+    }
+    memset(ring, 0, sizeof(*ring));
+    ring->slots = dc_alloc_aligned(DP_CACHE_LINE, (size_t)size * DP_IDRING_ID_BYTES);
+    if (ring->slots == NULL) {
+        return -ENOMEM;
+    }
+    ring->size = size;
+    ring->mask = size - 1;
+    atomic_init(&ring->head, 0);
+    atomic_init(&ring->tail, 0);
+    return 0;
+}
+
+void dp_idring_fini(struct dp_idring *ring)
+{
+    dc_free(ring->slots);
+    ring->slots = NULL;
+    ring->size = 0;
+}
