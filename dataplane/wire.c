@@ -187,6 +187,62 @@ void dp_wire_sub_encode(uint8_t out[DP_WIRE_SUB_BYTES], uint8_t flags,
     memcpy(out + 4, channel, DP_WIRE_KEY_BYTES);
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    }
+}
+
+int dp_wire_final_parse(const struct dp_wire_rec *rec, struct dp_wire_final *fin)
+{
+    if (rec->type != DP_WIRE_REC_FINAL || rec->body_len < DP_WIRE_FINAL_HDR_BYTES) {
+        return DC_EMALFORMED;
+    }
+    if (rec->body[0] != DP_WIRE_FINAL_VERSION) {
+        return DC_EVERSION;
+    }
+    uint16_t count = get16(rec->body + 41);
+    if (count == 0 ||
+        rec->body_len != DP_WIRE_FINAL_HDR_BYTES + (size_t)count * DP_WIRE_FINAL_ENTRY_BYTES) {
+        return DC_EMALFORMED;
+    }
+    fin->height = get64(rec->body + 1);
+    fin->block_hash = rec->body + 9;
+    fin->count = count;
+    fin->entries = rec->body + DP_WIRE_FINAL_HDR_BYTES;
+    return 0;
+}
+
+void dp_wire_final_entry(const struct dp_wire_final *fin, uint16_t i, uint32_t *index_out,
+                         const uint8_t **id_out)
+{
+    DC_ASSERT(i < fin->count);
+    const uint8_t *e = fin->entries + (size_t)i * DP_WIRE_FINAL_ENTRY_BYTES;
+    *index_out = get32(e);
+    *id_out = e + 4;
+}
+
+void dp_wire_final_encode_header(uint8_t *out, uint64_t height,
+                                 const uint8_t block_hash[DP_WIRE_HASH_BYTES], uint16_t count)
+{
+    out[0] = DP_WIRE_FINAL_VERSION;
+    put64(out + 1, height);
+    memcpy(out + 9, block_hash, DP_WIRE_HASH_BYTES);
+    put16(out + 41, count);
+}
+
+void dp_wire_final_encode_entry(uint8_t *out, uint32_t index, const uint8_t id[DP_WIRE_ID_BYTES])
+{
+    put32(out, index);
+    memcpy(out + 4, id, DP_WIRE_ID_BYTES);
+}
+
 void dp_wire_builder_init(struct dp_wire_builder *b, uint8_t *buf, size_t cap)
 {
     DC_ASSERT(cap >= DP_WIRE_FRAME_HDR_BYTES);

@@ -25,6 +25,7 @@
 enum dp_wire_rec_type {
     DP_WIRE_REC_MSG = 0x01,       /* a signed user message */
     DP_WIRE_REC_SUBSCRIBE = 0x02, /* a user asks a relay for messages */
+    DP_WIRE_REC_FINAL = 0x03,     /* a relay tells a subscriber where messages became final */
     DP_WIRE_REC_DISCOVERY = 0x10, /* body owned by engine/ (Kademlia) */
     DP_WIRE_REC_CONSENSUS = 0x20, /* body owned by consensus/ */
 };
@@ -47,6 +48,15 @@ enum dp_wire_msg_kind {
 #define DP_WIRE_SUB_VERSION 1
 #define DP_WIRE_SUB_BYTES 36
 #define DP_WIRE_SUB_FLAG_UNSUBSCRIBE 0x01
+
+#define DP_WIRE_FINAL_VERSION 1
+#define DP_WIRE_FINAL_HDR_BYTES 43   /* version, height, block hash, count */
+#define DP_WIRE_FINAL_ENTRY_BYTES 36 /* index, id */
+#define DP_WIRE_HASH_BYTES 32
+/* Entries of one FINAL record in a default-MTU datagram. */
+#define DP_WIRE_FINAL_ENTRIES_MAX                                                        \
+    ((DP_WIRE_MTU_DEFAULT - DP_WIRE_FRAME_HDR_BYTES - DP_WIRE_REC_HDR_BYTES -           \
+      DP_WIRE_FINAL_HDR_BYTES) / DP_WIRE_FINAL_ENTRY_BYTES)
 
 _Static_assert(DP_WIRE_FRAME_HDR_BYTES + DP_WIRE_REC_HDR_BYTES + DP_WIRE_MSG_BYTES_MAX <=
                    DP_WIRE_MTU_DEFAULT,
@@ -119,6 +129,25 @@ int dp_wire_sub_parse(const struct dp_wire_rec *rec, struct dp_wire_sub *sub);
 /* Encodes a subscribe body into out[DP_WIRE_SUB_BYTES]. */
 void dp_wire_sub_encode(uint8_t out[DP_WIRE_SUB_BYTES], uint8_t flags,
                         const uint8_t channel[DP_WIRE_KEY_BYTES]);
+
+/* A decoded FINAL record; `entries` points into the body (count x 36 bytes). */
+struct dp_wire_final {
+    uint64_t height;
+    const uint8_t *block_hash; /* DP_WIRE_HASH_BYTES */
+    uint16_t count;
+    const uint8_t *entries;
+};
+
+/* Decodes a FINAL record body (count >= 1, length exact). 0, DC_EMALFORMED or DC_EVERSION. */
+int dp_wire_final_parse(const struct dp_wire_rec *rec, struct dp_wire_final *fin);
+/* Entry i (< fin->count) of a parsed FINAL: the message's index in the block and its id. */
+void dp_wire_final_entry(const struct dp_wire_final *fin, uint16_t i, uint32_t *index_out,
+                         const uint8_t **id_out);
+/* Writes a FINAL header for `count` entries into out[DP_WIRE_FINAL_HDR_BYTES]. */
+void dp_wire_final_encode_header(uint8_t *out, uint64_t height,
+                                 const uint8_t block_hash[DP_WIRE_HASH_BYTES], uint16_t count);
+/* Writes one entry into out[DP_WIRE_FINAL_ENTRY_BYTES]. */
+void dp_wire_final_encode_entry(uint8_t *out, uint32_t index, const uint8_t id[DP_WIRE_ID_BYTES]);
 
 /* Packs records into one frame, up to a byte budget (the MTU). */
 struct dp_wire_builder {
