@@ -3,6 +3,8 @@
  */
 #include "consensus/lcore.h"
 
+#include "consensus/followmsg.h"
+
 #include "common/dc_alloc.h"
 #include "common/dc_assert.h"
 #include "common/dc_err.h"
@@ -26,8 +28,6 @@
 
 _Static_assert(DP_IDRING_ID_BYTES == CONS_ID_BYTES, "ids are ids");
 
-enum mail_state { MAIL_IDLE, MAIL_ASKED, MAIL_ANSWERING, MAIL_ANSWERED };
-enum mail_kind { MAIL_ID = 1, MAIL_BLOCK = 2 };
 
 static uint64_t mono_ms(void)
 {
@@ -51,29 +51,6 @@ static void drain(int fd)
 }
 
 /* ---- set-up (main thread) ---- */
-
-static int init_mailbox(struct cons_lcore_mailbox *mb)
-{
-    mb->answer_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (mb->answer_fd < 0) {
-        return -errno;
-    }
-    uint8_t (*ids)[CONS_ID_BYTES] = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
-    if (ids == NULL) {
-        close(mb->answer_fd);
-        mb->answer_fd = -1;
-        return -ENOMEM;
-    }
-    cons_block_init(&mb->block, ids, CONS_BLOCK_IDS_MAX);
-    atomic_init(&mb->state, MAIL_IDLE);
-    int rc = -pthread_mutex_init(&mb->lock, NULL);
-    if (rc != 0) {
-        dc_free(ids);
-        close(mb->answer_fd);
-        mb->answer_fd = -1;
-    }
-    return rc;
-}
 
 static int alloc_buffers(struct cons_lcore *l)
 {
@@ -114,6 +91,7 @@ int cons_lcore_init(struct cons_lcore *l, const struct cons_lcore_params *params
     l->wake_fd = -1;
     l->mail.answer_fd = -1;
     atomic_init(&l->stop, 0);
+    randombytes_buf(l->cookie_key, sizeof(l->cookie_key));
     int rc = alloc_buffers(l);
     if (rc != 0) {
         goto err_buffers;
@@ -123,7 +101,7 @@ int cons_lcore_init(struct cons_lcore *l, const struct cons_lcore_params *params
         rc = -errno;
         goto err_buffers;
     }
-    rc = init_mailbox(&l->mail);
+    rc = cons_mailbox_init(&l->mail, l->wake_fd);
     if (rc != 0) {
         goto err_wake;
     }
@@ -173,11 +151,7 @@ void cons_lcore_stop(struct cons_lcore *l)
 void cons_lcore_fini(struct cons_lcore *l)
 {
     cons_lcore_stop(l);
-    if (l->mail.answer_fd >= 0) {
-        close(l->mail.answer_fd);
-        pthread_mutex_destroy(&l->mail.lock);
-        dc_free(l->mail.block.ids);
-    }
+    cons_mailbox_fini(&l->mail);
     if (l->wake_fd >= 0) {
         close(l->wake_fd);
     }
@@ -195,21 +169,23 @@ static void fail(struct cons_lcore *l, const char *what, int rc)
     kill(getpid(), SIGTERM);
 }
 
-static void send_to(struct cons_lcore *l, uint32_t to, size_t body_len)
+/* One CONSENSUS record (l->body[0..body_len)) to one address. */
+static void send_body(struct cons_lcore *l, const struct sockaddr_storage *sa, socklen_t sa_len,
+                      size_t body_len)
 {
     struct dp_wire_builder b;
     dp_wire_builder_init(&b, l->frame, FRAME_MAX);
     int rc = dp_wire_builder_add(&b, DP_WIRE_REC_CONSENSUS, l->body, (uint16_t)body_len);
     DC_ASSERT(rc == 0);
     size_t len = dp_wire_builder_finish(&b);
-    rc = dp_ctl_port_send(l->p.port, (const struct sockaddr *)&l->p.addrs[to],
-                          l->p.addr_lens[to], l->frame, len);
+    rc = dp_ctl_port_send(l->p.port, (const struct sockaddr *)sa, sa_len, l->frame, len);
     if (rc != 0) {
         l->send_errors++; /* UDP: consensus re-sends on its own (rebroadcast, sync) */
     }
 }
 
-static void send_msg(struct cons_lcore *l, uint16_t to, const struct cons_msg *msg)
+/* Encode `msg` into l->body: its length, or 0 (counted) when it does not fit a record. */
+static size_t encode_msg(struct cons_lcore *l, const struct cons_msg *msg)
 {
     static struct dc_log_limit oversize_log;
     size_t size = cons_msg_encoded_size(msg);
@@ -218,13 +194,29 @@ static void send_msg(struct cons_lcore *l, uint16_t to, const struct cons_msg *m
         DC_LOG_RATELIMIT(&oversize_log, DC_LOG_WARN, "consensus",
                          "consensus message of kind %u is %zu bytes, more than a record "
                          "holds: not sent", msg->kind, size);
-        return;
+        return 0;
     }
-    size_t len = cons_msg_encode(msg, l->body, BODY_MAX);
-    for (uint32_t i = 0; i < l->p.count; i++) {
+    return cons_msg_encode(msg, l->body, BODY_MAX);
+}
+
+static void send_msg(struct cons_lcore *l, uint16_t to, const struct cons_msg *msg)
+{
+    size_t len = encode_msg(l, msg);
+    for (uint32_t i = 0; len > 0 && i < l->p.count; i++) {
         if (i != l->p.self && (to == CONS_TO_ALL || to == i)) {
-            send_to(l, i, len);
+            send_body(l, &l->p.addrs[i], l->p.addr_lens[i], len);
         }
+    }
+}
+
+/* A committed block, as a SYNC_BLOCK, to one follower. */
+static void send_block_to(struct cons_lcore *l, const struct cons_lcore_follower *f,
+                          const struct cons_block *block, const struct cons_cert *cert)
+{
+    struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK, .block = block, .cert = cert };
+    size_t len = encode_msg(l, &msg);
+    if (len > 0) {
+        send_body(l, &f->sa, f->len, len);
     }
 }
 
@@ -244,10 +236,16 @@ static void serve_sync(struct cons_lcore *l, const struct cons_action *a)
     }
 }
 
-static void on_commit(struct cons_lcore *l, const struct cons_block *block)
+static void on_commit(struct cons_lcore *l, const struct cons_block *block,
+                      const struct cons_cert *cert)
 {
     static struct dc_log_limit commit_log;
     uint32_t ids = block->header.id_count;
+    for (uint32_t i = 0; i < CONS_LCORE_FOLLOWERS_MAX; i++) {
+        if (l->followers[i].expires_ms > l->last_now) {
+            send_block_to(l, &l->followers[i], block, cert);
+        }
+    }
     for (uint32_t i = 0; i < ids; i++) {
         cons_posindex_add(&l->positions, block->ids[i], block->header.height, i);
     }
@@ -277,7 +275,7 @@ static int run_one(struct cons_lcore *l, const struct cons_action *a)
     case CONS_ACT_COMMIT:
         rc = cons_datadir_commit(l->p.dd, a->block, a->cert);
         if (rc == 0) {
-            on_commit(l, a->block);
+            on_commit(l, a->block, a->cert);
         }
         break;
     case CONS_ACT_SERVE_SYNC:
@@ -324,11 +322,110 @@ static int msg_sender(const struct cons_msg *msg)
     }
 }
 
+/* ---- relays that follow the chain (consensus thread) ---- */
+
+/* The address cookie for `sa` in cookie epoch `epoch`: a keyed hash only we can make. */
+static void make_cookie(const struct cons_lcore *l, const struct sockaddr_storage *sa,
+                        socklen_t len, uint64_t epoch, uint8_t out[CONS_FOLLOW_COOKIE_BYTES])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, l->cookie_key, sizeof(l->cookie_key), CONS_FOLLOW_COOKIE_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)&epoch, sizeof(epoch));
+    crypto_generichash_update(&st, (const uint8_t *)sa, len);
+    crypto_generichash_final(&st, out, CONS_FOLLOW_COOKIE_BYTES);
+}
+
+static int cookie_ok(const struct cons_lcore *l, const struct dp_ctl_msg *rx,
+                     const uint8_t cookie[CONS_FOLLOW_COOKIE_BYTES], uint64_t now)
+{
+    uint64_t epoch = now / CONS_LCORE_COOKIE_EPOCH_MS;
+    for (uint64_t back = 0; back < 2 && back <= epoch; back++) { /* this epoch and the last */
+        uint8_t want[CONS_FOLLOW_COOKIE_BYTES];
+        make_cookie(l, &rx->src, rx->src_len, epoch - back, want);
+        if (sodium_memcmp(want, cookie, CONS_FOLLOW_COOKIE_BYTES) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The follower slot of `rx`'s source: its own, a free or expired one, or NULL (full). */
+static struct cons_lcore_follower *follower_slot(struct cons_lcore *l,
+                                                 const struct dp_ctl_msg *rx, uint64_t now)
+{
+    struct cons_lcore_follower *free_slot = NULL;
+    for (uint32_t i = 0; i < CONS_LCORE_FOLLOWERS_MAX; i++) {
+        struct cons_lcore_follower *f = &l->followers[i];
+        if (f->expires_ms > now && f->len == rx->src_len && memcmp(&f->sa, &rx->src, f->len) == 0) {
+            return f;
+        }
+        if (f->expires_ms <= now && free_slot == NULL) {
+            free_slot = f;
+        }
+    }
+    if (free_slot != NULL) {
+        memset(free_slot, 0, sizeof(*free_slot));
+        memcpy(&free_slot->sa, &rx->src, rx->src_len);
+        free_slot->len = rx->src_len;
+    }
+    return free_slot;
+}
+
+/* Blocks from `from` on (at most CONS_LCORE_SYNC_BLOCKS_MAX, at most every 100 ms). */
+static void serve_follower(struct cons_lcore *l, struct cons_lcore_follower *f, uint64_t from,
+                           uint64_t now)
+{
+    uint64_t top = cons_datadir_height(l->p.dd);
+    if (from == 0 || from > top || now - f->served_ms < 100) {
+        return;
+    }
+    f->served_ms = now;
+    for (uint64_t h = from; h <= top && h < from + CONS_LCORE_SYNC_BLOCKS_MAX; h++) {
+        const struct cons_block *block;
+        const struct cons_cert *cert;
+        if (cons_datadir_read(l->p.dd, h, &block, &cert) != 0) {
+            return;
+        }
+        send_block_to(l, f, block, cert);
+    }
+}
+
+/* A FOLLOW (or a stray COOKIE) from a relay. */
+static void on_follow(struct cons_lcore *l, const struct dp_ctl_msg *rx, uint64_t now)
+{
+    struct cons_followmsg m;
+    if (cons_followmsg_decode(rx->body, rx->body_len, &m) != 0 ||
+        m.kind != CONS_FOLLOW_KIND_REQUEST) {
+        l->bad_msgs++;
+        return;
+    }
+    if (!cookie_ok(l, rx, m.cookie, now)) {
+        /* the same size back: a forged source gets no amplification */
+        struct cons_followmsg reply = { .kind = CONS_FOLLOW_KIND_COOKIE };
+        make_cookie(l, &rx->src, rx->src_len, now / CONS_LCORE_COOKIE_EPOCH_MS, reply.cookie);
+        size_t len = cons_followmsg_encode(&reply, l->body);
+        send_body(l, &rx->src, rx->src_len, len);
+        l->follow_refused++;
+        return;
+    }
+    struct cons_lcore_follower *f = follower_slot(l, rx, now);
+    if (f == NULL) {
+        l->follow_refused++;
+        return;
+    }
+    f->expires_ms = now + CONS_LCORE_FOLLOW_EXPIRY_MS;
+    serve_follower(l, f, m.height, now);
+}
+
 static uint32_t take_records(struct cons_lcore *l, uint64_t now)
 {
     uint32_t n = 0;
     while (n < CONS_LCORE_RECORDS_PER_PASS && !l->failed && dp_ctl_port_recv(l->p.port, l->rx)) {
         n++;
+        if (cons_followmsg_is(l->rx->body, l->rx->body_len)) {
+            on_follow(l, l->rx, now);
+            continue;
+        }
         struct cons_msg msg;
         if (cons_msg_decode(l->rx->body, l->rx->body_len, &msg, &l->rx_block, &l->rx_cert) !=
             0) {
@@ -379,26 +476,26 @@ static uint32_t take_ids(struct cons_lcore *l, uint64_t now)
 
 /* ---- queries (consensus thread answers, other threads ask) ---- */
 
-static void answer_id(struct cons_lcore *l, struct cons_lcore_mailbox *mb)
+static void answer_id(struct cons_lcore *l, struct cons_mailbox *mb)
 {
-    struct cons_lcore_id_answer *a = &mb->id_answer;
+    struct cons_id_answer *a = &mb->id_answer;
     memset(a, 0, sizeof(*a));
     mb->rc = 0;
     if (cons_posindex_find(&l->positions, mb->id, &a->height, &a->index) == 0) {
         const struct cons_block *block;
         const struct cons_cert *cert;
-        a->status = CONS_LCORE_FINAL;
+        a->status = CONS_MSG_FINAL;
         if (cons_datadir_read(l->p.dd, a->height, &block, &cert) == 0) {
             memcpy(a->block_hash, cert->block_hash, CONS_HASH_BYTES);
         }
     } else if (cons_mempool_is_pending(&l->p.m->mempool, mb->id)) {
-        a->status = CONS_LCORE_PENDING;
+        a->status = CONS_MSG_PENDING;
     } else {
-        a->status = CONS_LCORE_UNKNOWN;
+        a->status = CONS_MSG_UNKNOWN;
     }
 }
 
-static void answer_block(struct cons_lcore *l, struct cons_lcore_mailbox *mb)
+static void answer_block(struct cons_lcore *l, struct cons_mailbox *mb)
 {
     const struct cons_block *block;
     const struct cons_cert *cert;
@@ -411,85 +508,25 @@ static void answer_block(struct cons_lcore *l, struct cons_lcore_mailbox *mb)
     }
 }
 
-/* Once per loop pass: a question waiting in the mailbox is answered now. */
-static uint32_t answer_query(struct cons_lcore *l)
+static void answer(void *arg, struct cons_mailbox *mb)
 {
-    struct cons_lcore_mailbox *mb = &l->mail;
-    int asked = MAIL_ASKED;
-    if (!atomic_compare_exchange_strong(&mb->state, &asked, MAIL_ANSWERING)) {
-        return 0;
-    }
-    if (mb->kind == MAIL_ID) {
-        answer_id(l, mb);
+    if (mb->kind == CONS_MAILBOX_ID) {
+        answer_id(arg, mb);
     } else {
-        answer_block(l, mb);
-    }
-    atomic_store_explicit(&mb->state, MAIL_ANSWERED, memory_order_release);
-    wake(mb->answer_fd);
-    return 1;
-}
-
-/* Asker: post the question (fields already written), wait for the answer or the timeout. */
-static int ask(struct cons_lcore *l, uint32_t timeout_ms)
-{
-    struct cons_lcore_mailbox *mb = &l->mail;
-    drain(mb->answer_fd);
-    atomic_store_explicit(&mb->state, MAIL_ASKED, memory_order_release);
-    wake(l->wake_fd);
-    uint64_t deadline = mono_ms() + timeout_ms;
-    for (;;) {
-        if (atomic_load_explicit(&mb->state, memory_order_acquire) == MAIL_ANSWERED) {
-            return 0;
-        }
-        uint64_t now = mono_ms();
-        if (now >= deadline) {
-            int expected = MAIL_ASKED;
-            if (atomic_compare_exchange_strong(&mb->state, &expected, MAIL_IDLE)) {
-                return -ETIMEDOUT; /* withdrawn before the consensus thread took it */
-            }
-            deadline = now + 1000; /* it is answering right now: the answer is near */
-        }
-        struct pollfd pfd = { .fd = mb->answer_fd, .events = POLLIN };
-        (void)poll(&pfd, 1, (int)(deadline - now));
-        drain(mb->answer_fd);
+        answer_block(arg, mb);
     }
 }
 
 int cons_lcore_query_id(struct cons_lcore *l, const uint8_t id[CONS_ID_BYTES],
-                        uint32_t timeout_ms, struct cons_lcore_id_answer *out)
+                        uint32_t timeout_ms, struct cons_id_answer *out)
 {
-    struct cons_lcore_mailbox *mb = &l->mail;
-    pthread_mutex_lock(&mb->lock);
-    mb->kind = MAIL_ID;
-    memcpy(mb->id, id, CONS_ID_BYTES);
-    int rc = ask(l, timeout_ms);
-    if (rc == 0) {
-        *out = mb->id_answer;
-        rc = mb->rc;
-    }
-    atomic_store(&mb->state, MAIL_IDLE);
-    pthread_mutex_unlock(&mb->lock);
-    return rc;
+    return cons_mailbox_ask_id(&l->mail, id, timeout_ms, out);
 }
 
 int cons_lcore_query_block(struct cons_lcore *l, uint64_t height, uint32_t timeout_ms,
                            struct cons_block *block, struct cons_cert *cert)
 {
-    struct cons_lcore_mailbox *mb = &l->mail;
-    pthread_mutex_lock(&mb->lock);
-    mb->kind = MAIL_BLOCK;
-    mb->height = height;
-    int rc = ask(l, timeout_ms);
-    if (rc == 0) {
-        rc = mb->rc;
-    }
-    if (rc == 0) {
-        rc = cons_block_copy(block, &mb->block);
-        *cert = mb->cert;
-    }
-    atomic_store(&mb->state, MAIL_IDLE);
-    pthread_mutex_unlock(&mb->lock);
-    return rc;
+    return cons_mailbox_ask_block(&l->mail, height, timeout_ms, block, cert);
 }
 
 /* ---- the loop (consensus thread) ---- */
@@ -572,7 +609,7 @@ void cons_main_loop(struct cons_lcore *l)
             cons_tick(l->p.m, now, l->out);
             run_actions(l);
         }
-        work += answer_query(l);
+        work += (uint32_t)cons_mailbox_serve(&l->mail, answer, l);
         publish(l, now);
         if (work == 0) {
             idle_wait(l, now_tick(l));

@@ -18,11 +18,15 @@
  * After a change the thread publishes a view (height, hash, validators heard from, ids
  * ordered) through a callback that must not block for long (the RPC server's setter).
  *
- * Other threads ask questions through a one-slot mailbox: cons_lcore_query_id() (status and
- * final position of a message id) and cons_lcore_query_block() (a committed block with its
- * certificate). The caller blocks until the consensus thread answers (it looks at the
- * mailbox once per loop pass) or the timeout passes; the consensus thread never blocks on a
- * caller and never takes a lock.
+ * Other threads ask questions through a one-slot mailbox (consensus/mailbox.h):
+ * cons_lcore_query_id() (status and final position of a message id) and
+ * cons_lcore_query_block() (a committed block with its certificate). The caller blocks until
+ * the consensus thread answers (it looks once per loop pass) or the timeout passes; the
+ * consensus thread never blocks on a caller and never takes a lock.
+ *
+ * Relays that hold the genesis follow the chain (consensus/followmsg.h, consensus/follow.h):
+ * a FOLLOW with a valid address cookie makes its sender a follower for 30 s, and every block
+ * committed from then on goes to each follower as a SYNC_BLOCK message.
  *
  * Threads: init/start/stop/fini on the main thread; cons_main_loop() on the consensus thread
  * started by cons_lcore_start(); the queries from any other thread.
@@ -32,6 +36,7 @@
 
 #include "consensus/datadir.h"
 #include "consensus/machine.h"
+#include "consensus/mailbox.h"
 #include "consensus/posindex.h"
 
 #include <pthread.h>
@@ -48,6 +53,9 @@ struct dp_idring;   /* dataplane/idring.h */
 #define CONS_LCORE_SYNC_BLOCKS_MAX 16u   /* blocks sent per sync request */
 #define CONS_LCORE_POSITIONS 262144u     /* final positions remembered for queries */
 #define CONS_LCORE_SLEEP_MS_MAX 1000u
+#define CONS_LCORE_FOLLOWERS_MAX 64u     /* relays following this validator */
+#define CONS_LCORE_FOLLOW_EXPIRY_MS 30000u /* a follower that stops asking is dropped */
+#define CONS_LCORE_COOKIE_EPOCH_MS 30000u /* cookies are valid for this epoch and the last */
 
 /* What the consensus thread publishes after every change. */
 struct cons_lcore_view {
@@ -59,19 +67,6 @@ struct cons_lcore_view {
     uint64_t ids_received;         /* verified ids taken into the mempool */
     uint64_t ids_refused;          /* already pending or committed, or the mempool full */
     uint32_t mempool_pending;
-};
-
-enum cons_lcore_status {
-    CONS_LCORE_UNKNOWN = 0,        /* never seen, or older than the position window */
-    CONS_LCORE_PENDING = 1,        /* in the mempool, not yet in a committed block */
-    CONS_LCORE_FINAL = 2,          /* in a committed block */
-};
-
-struct cons_lcore_id_answer {
-    uint8_t status;                /* enum cons_lcore_status */
-    uint64_t height;               /* FINAL: position */
-    uint32_t index;
-    uint8_t block_hash[CONS_HASH_BYTES];
 };
 
 struct cons_lcore_params {
@@ -92,18 +87,12 @@ struct cons_lcore_peer {
     uint64_t heard_ms;             /* 0: never */
 };
 
-/* The mailbox between a querying thread and the consensus thread. */
-struct cons_lcore_mailbox {
-    pthread_mutex_t lock;          /* askers take turns; the consensus thread never takes it */
-    _Atomic int state;             /* enum in lcore.c: idle, asked, answering, answered */
-    int answer_fd;                 /* eventfd: an answer is ready */
-    int kind;
-    int rc;
-    uint8_t id[CONS_ID_BYTES];
-    uint64_t height;
-    struct cons_lcore_id_answer id_answer;
-    struct cons_block block;       /* storage for CONS_BLOCK_IDS_MAX ids */
-    struct cons_cert cert;
+/* A relay that follows the chain (consensus/followmsg.h): it gets every committed block. */
+struct cons_lcore_follower {
+    struct sockaddr_storage sa;
+    socklen_t len;
+    uint64_t expires_ms;           /* 0: free slot */
+    uint64_t served_ms;            /* the last catch-up range sent to it */
 };
 
 struct cons_lcore {
@@ -125,7 +114,9 @@ struct cons_lcore {
     int started;
     pthread_t thread;
     _Atomic int stop;
-    struct cons_lcore_mailbox mail;
+    struct cons_mailbox mail;
+    struct cons_lcore_follower followers[CONS_LCORE_FOLLOWERS_MAX];
+    uint8_t cookie_key[32];        /* keys the followers' address cookies */
     /* counters, read at exit (and by the view) */
     uint64_t ids_received;
     uint64_t ids_refused;
@@ -133,6 +124,7 @@ struct cons_lcore {
     uint64_t bad_msgs;
     uint64_t send_errors;
     uint64_t oversize_drops;
+    uint64_t follow_refused;       /* FOLLOW without a valid cookie, or the table full */
 };
 
 /* Main thread: allocates everything. 0 or -ENOMEM / -errno. */
@@ -153,7 +145,7 @@ void cons_main_loop(struct cons_lcore *l);
  * `timeout_ms` (it is busy or stopped).
  */
 int cons_lcore_query_id(struct cons_lcore *l, const uint8_t id[CONS_ID_BYTES],
-                        uint32_t timeout_ms, struct cons_lcore_id_answer *out);
+                        uint32_t timeout_ms, struct cons_id_answer *out);
 /*
  * Any thread but the consensus thread: the committed block at `height` and its certificate,
  * copied into `block` (ids storage for CONS_BLOCK_IDS_MAX ids) and `cert`.

@@ -200,6 +200,49 @@ void dp_fanout_msg(struct dp_fanout *fo, const struct dp_wire_msg *msg, int src_
     }
 }
 
+/* FINAL records for one subscriber: its entries, as many per record as its frames hold. */
+static void final_to(struct dp_fanout *fo, struct dp_dest *d, uint64_t height,
+                     const uint8_t *block_hash, const struct dp_fanout_final_entry *e,
+                     uint32_t count)
+{
+    uint8_t body[DP_WIRE_FINAL_HDR_BYTES + DP_WIRE_FINAL_ENTRIES_MAX * DP_WIRE_FINAL_ENTRY_BYTES];
+    uint32_t per = (fo->mtu - DP_WIRE_FRAME_HDR_BYTES - DP_WIRE_REC_HDR_BYTES -
+                    DP_WIRE_FINAL_HDR_BYTES) / DP_WIRE_FINAL_ENTRY_BYTES;
+    if (per > DP_WIRE_FINAL_ENTRIES_MAX) {
+        per = DP_WIRE_FINAL_ENTRIES_MAX; /* a larger MTU packs several records per frame */
+    }
+    uint16_t n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!d->all_channels && memcmp(d->channel, e[i].target, DP_WIRE_KEY_BYTES) != 0) {
+            continue;
+        }
+        dp_wire_final_encode_entry(body + DP_WIRE_FINAL_HDR_BYTES +
+                                       (size_t)n * DP_WIRE_FINAL_ENTRY_BYTES,
+                                   e[i].index, e[i].id);
+        n++;
+        if (n == per) {
+            dp_wire_final_encode_header(body, height, block_hash, n);
+            append(fo, d, DP_WIRE_REC_FINAL, body,
+                   (uint16_t)(DP_WIRE_FINAL_HDR_BYTES + n * DP_WIRE_FINAL_ENTRY_BYTES));
+            n = 0;
+        }
+    }
+    if (n > 0) {
+        dp_wire_final_encode_header(body, height, block_hash, n);
+        append(fo, d, DP_WIRE_REC_FINAL, body,
+               (uint16_t)(DP_WIRE_FINAL_HDR_BYTES + n * DP_WIRE_FINAL_ENTRY_BYTES));
+    }
+}
+
+void dp_fanout_final(struct dp_fanout *fo, uint64_t height,
+                     const uint8_t block_hash[DP_WIRE_HASH_BYTES],
+                     const struct dp_fanout_final_entry *entries, uint32_t count)
+{
+    for (uint32_t i = 0; i < fo->sub_count; i++) {
+        final_to(fo, fo->live[i], height, block_hash, entries, count);
+    }
+}
+
 static struct dp_dest *find_sub(struct dp_fanout *fo, const struct sockaddr *src)
 {
     for (uint32_t i = 0; i < fo->sub_count; i++) {

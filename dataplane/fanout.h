@@ -79,6 +79,22 @@ void dp_fanout_msg(struct dp_fanout *fo, const struct dp_wire_msg *msg, int src_
 int dp_fanout_subscribe(struct dp_fanout *fo, const struct sockaddr *src, socklen_t src_len,
                         const struct dp_wire_sub *sub, const uint8_t *body, uint16_t body_len,
                         uint32_t now_s);
+/* One message of a committed block, for dp_fanout_final(). */
+struct dp_fanout_final_entry {
+    uint32_t index;                 /* position in the block */
+    const uint8_t *id;              /* DP_WIRE_ID_BYTES */
+    const uint8_t *target;          /* the channel or recipient key it was delivered to */
+};
+
+/*
+ * Messages of block `height` (hash `block_hash`) became final: each subscriber gets FINAL
+ * records (docs/PROTOCOL.md) with the entries whose target it subscribes to, up to
+ * DP_WIRE_FINAL_ENTRIES_MAX per record. Cost: subscribers x entries comparisons.
+ */
+void dp_fanout_final(struct dp_fanout *fo, uint64_t height,
+                     const uint8_t block_hash[DP_WIRE_HASH_BYTES],
+                     const struct dp_fanout_final_entry *entries, uint32_t count);
+
 /* Drops subscriptions whose time has passed. Call after dp_fanout_flush(). */
 void dp_fanout_expire(struct dp_fanout *fo, uint32_t now_s);
 /* Closes every open frame and queues every open buffer for sending. */

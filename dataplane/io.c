@@ -23,6 +23,7 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
     io->port = conf->port;
     io->cons_port = conf->cons_port;
     io->cons_ids = conf->cons_ids;
+    io->finals = conf->finals;
     io->workers = conf->workers;
     io->worker_count = conf->worker_count;
     io->skip_verify = conf->skip_verify;
@@ -41,6 +42,14 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
     if (rc != 0) {
         dp_dedup_fini(&io->dedup);
         return rc;
+    }
+    if (io->finals != NULL) {
+        rc = dp_deliv_init(&io->deliv, DP_DELIV_ENTRIES_DEFAULT);
+        if (rc != 0) {
+            dp_fanout_fini(&io->fanout);
+            dp_dedup_fini(&io->dedup);
+            return rc;
+        }
     }
     io->msg_count = conf->skip_verify ? 0 : conf->msg_count;
     if (io->msg_count > 0) {
@@ -61,6 +70,7 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
 
 void dp_io_fini(struct dp_io *io)
 {
+    dp_deliv_fini(&io->deliv);
     dp_fanout_fini(&io->fanout);
     dp_dedup_fini(&io->dedup);
     dc_free(io->msgs);
@@ -81,8 +91,7 @@ static void flush_ids(struct dp_io *io)
     if (io->ids_count == 0) {
         return;
     }
-    uint32_t n = dp_idring_push_burst(io->cons_ids, (const uint8_t (*)[DP_IDRING_ID_BYTES])io->ids,
-                                      io->ids_count);
+    uint32_t n = dp_idring_push_burst(io->cons_ids, io->ids, io->ids_count);
     dp_stats_add(io->stats, DP_STAT_CONS_IDS, n);
     if (n < io->ids_count) {
         dp_stats_add(io->stats, DP_STAT_DROP_CONS_IDS, io->ids_count - n);
@@ -93,16 +102,50 @@ static void flush_ids(struct dp_io *io)
     io->ids_count = 0;
 }
 
-/* A message this node accepted: fan it out and, on a validator, queue its id for ordering. */
+/*
+ * A message this node accepted: fan it out; on a validator queue its id for ordering, on a
+ * chain follower remember its target for the FINAL records to come.
+ */
 static void accept_msg(struct dp_io *io, const struct dp_wire_msg *msg, int src_peer)
 {
     dp_fanout_msg(&io->fanout, msg, src_peer);
-    if (io->cons_ids != NULL) {
-        dp_wire_msg_id(msg, io->ids[io->ids_count++]);
-        if (io->ids_count == DP_IO_IDS_BATCH) {
-            flush_ids(io);
+    if (io->cons_ids == NULL && io->finals == NULL) {
+        return;
+    }
+    uint8_t *id = io->ids[io->ids_count];
+    dp_wire_msg_id(msg, id);
+    if (io->finals != NULL) {
+        dp_deliv_note(&io->deliv, id, msg->target);
+    }
+    if (io->cons_ids != NULL && ++io->ids_count == DP_IO_IDS_BATCH) {
+        flush_ids(io);
+    }
+}
+
+/* Final positions from the follower, a block at a time, to the subscribers they concern. */
+static uint32_t drain_finals(struct dp_io *io)
+{
+    static _Thread_local struct dp_final_item items[DP_IO_FINALS_BATCH];
+    static _Thread_local struct dp_fanout_final_entry entries[DP_IO_FINALS_BATCH];
+    uint32_t n = dp_idring_pop_burst(io->finals, items, DP_IO_FINALS_BATCH);
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct dp_final_item *it = &items[i];
+        const uint8_t *target;
+        if (dp_deliv_find(&io->deliv, it->id, &target)) {
+            entries[count++] = (struct dp_fanout_final_entry){ .index = it->index,
+                                                               .id = it->id, .target = target };
+        } else {
+            dp_stats_add(io->stats, DP_STAT_FINAL_NOT_DELIVERED, 1);
+        }
+        /* one call per block: the entries of one call share height and hash */
+        if (count > 0 && (i + 1 == n || items[i + 1].height != it->height)) {
+            dp_fanout_final(&io->fanout, it->height, it->block_hash, entries, count);
+            dp_stats_add(io->stats, DP_STAT_FINAL_IDS, count);
+            count = 0;
         }
     }
+    return n;
 }
 
 /* Good messages out, every slot back to the pool. Returns how many came back. */
@@ -277,6 +320,9 @@ static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
 {
     io->now_s = atomic_load_explicit(io->clock_s, memory_order_relaxed);
     uint32_t work = io->skip_verify ? 0 : drain_results(io);
+    if (io->finals != NULL) {
+        work += drain_finals(io);
+    }
     uint32_t n = io->ops->rx_burst(io->be, pkts, RX_BURST);
     dp_io_process(io, pkts, n);
     io->ops->rx_release(io->be);
@@ -303,6 +349,9 @@ static void idle_sleep(struct dp_io *io)
     int pending = atomic_load(io->stop);
     for (uint32_t w = 0; w < io->worker_count && !pending; w++) {
         pending = dp_ring_count(&io->workers[w].out) > 0;
+    }
+    if (io->finals != NULL && !pending) {
+        pending = dp_idring_count(io->finals) > 0;
     }
     if (!pending) {
         io->ops->wait(io->be, SLEEP_MS_MAX);

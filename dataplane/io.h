@@ -10,7 +10,10 @@
  *      validator (the control port otherwise);
  *   3. hand the per-worker batches over, close frames, submit every send in one go.
  * On a validator, the id of every message a worker accepted goes to the consensus thread's id
- * ring as well (dataplane/idring.h); one eventfd signal per iteration wakes that thread.
+ * ring as well (dataplane/idring.h); one eventfd signal per iteration wakes that thread. On a
+ * relay that follows the chain, the I/O thread remembers which target each delivered message
+ * had (dataplane/deliv.h) and turns the final positions the follower sends it (a ring of
+ * struct dp_final_item) into FINAL records for the subscribers of those targets.
  * When an iteration finds nothing to do it counts; past a threshold (adaptive polling) it
  * sleeps in the backend until a datagram, a worker's result or a stop request arrives.
  *
@@ -22,6 +25,7 @@
 #include "dataplane/backend.h"
 #include "dataplane/ctl_port.h"
 #include "dataplane/dedup.h"
+#include "dataplane/deliv.h"
 #include "dataplane/fanout.h"
 #include "dataplane/idring.h"
 #include "dataplane/stats.h"
@@ -33,6 +37,16 @@
 #define DP_IO_VERIFY_BATCH 32
 #define DP_IO_PENDING_MAX 1024
 #define DP_IO_IDS_BATCH 64
+#define DP_IO_FINALS_BATCH 256
+
+/* One message that became final, as a chain follower tells the I/O thread (idring items). */
+struct dp_final_item {
+    uint8_t id[DP_WIRE_ID_BYTES];
+    uint8_t block_hash[DP_WIRE_HASH_BYTES];
+    uint64_t height;
+    uint32_t index;
+    uint32_t reserved;
+};
 
 /* A parsed message of the current receive burst, waiting for its de-dup lookup. */
 struct dp_io_pending {
@@ -52,6 +66,8 @@ struct dp_io {
     struct dp_idring *cons_ids;      /* validators: verified message ids; NULL on relays */
     uint8_t ids[DP_IO_IDS_BATCH][DP_IDRING_ID_BYTES]; /* ids waiting for one burst push */
     uint32_t ids_count;
+    struct dp_idring *finals;        /* chain follower -> I/O thread; NULL: not following */
+    struct dp_deliv deliv;           /* with finals: id -> target of delivered messages */
     int skip_verify;
     int busy_poll;
     const _Atomic int *stop;
@@ -83,6 +99,7 @@ struct dp_io_conf {
     struct dp_ctl_port *port;
     struct dp_ctl_port *cons_port;   /* NULL: consensus records go to `port` */
     struct dp_idring *cons_ids;      /* NULL: no id feed */
+    struct dp_idring *finals;        /* NULL: not following the chain */
     struct dp_stats_block *stats;
     struct dp_verify_worker *workers;
     uint32_t worker_count;    /* <= DP_FANOUT_PEERS_MAX */

@@ -53,8 +53,9 @@ static int init_io(struct dp_relay *r, uint32_t pool)
     }
     struct dp_io_conf conf = {
         .ops = r->ops, .be = r->be, .port = &r->port, .stats = r->io_stats,
-        .cons_port = p->cons_feed ? &r->cons_port : NULL,
+        .cons_port = p->cons_feed || p->follow ? &r->cons_port : NULL,
         .cons_ids = p->cons_feed ? &r->cons_ids : NULL,
+        .finals = p->follow ? &r->finals : NULL,
         .workers = r->workers,
         .worker_count = r->worker_count, .msg_count = pool, .skip_verify = p->skip_verify,
         .busy_poll = p->busy_poll, .stop = &r->stop, .clock_s = &r->clock_s, .mtu = p->mtu,
@@ -101,14 +102,17 @@ static int open_backend(struct dp_relay *r, char *err, size_t err_size)
 
 static int init_cons_feed(struct dp_relay *r)
 {
-    if (!r->params.cons_feed) {
+    const struct dp_relay_params *p = &r->params;
+    if (!p->cons_feed && !p->follow) {
         return 0;
     }
     int rc = dp_ctl_port_init(&r->cons_port, DP_RELAY_CONS_SLOTS, r->ops->fd(r->be), &r->stats);
     if (rc != 0) {
         return rc;
     }
-    rc = dp_idring_init(&r->cons_ids, DP_RELAY_CONS_IDS);
+    rc = p->cons_feed ? dp_idring_init(&r->cons_ids, DP_RELAY_CONS_IDS)
+                      : dp_idring_init_items(&r->finals, DP_RELAY_FINALS,
+                                             sizeof(struct dp_final_item));
     if (rc != 0) {
         dp_ctl_port_fini(&r->cons_port);
     }
@@ -117,8 +121,13 @@ static int init_cons_feed(struct dp_relay *r)
 
 static void fini_cons_feed(struct dp_relay *r)
 {
-    if (r->params.cons_feed) {
+    const struct dp_relay_params *p = &r->params;
+    if (p->cons_feed) {
         dp_idring_fini(&r->cons_ids);
+    } else if (p->follow) {
+        dp_idring_fini(&r->finals);
+    }
+    if (p->cons_feed || p->follow) {
         dp_ctl_port_fini(&r->cons_port);
     }
 }
@@ -127,6 +136,7 @@ int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char
                   size_t err_size)
 {
     if (params->peer_count > DP_FANOUT_PEERS_MAX || params->core_count > DP_RELAY_CORES_MAX ||
+        (params->cons_feed && params->follow) ||
         (!params->skip_verify &&
          (params->verify_workers == 0 || params->verify_workers > DP_RELAY_WORKERS_MAX))) {
         snprintf(err, err_size, "relay parameters out of range");
@@ -324,7 +334,17 @@ struct dp_ctl_port *dp_relay_ctl_port(struct dp_relay *r)
 
 struct dp_ctl_port *dp_relay_cons_port(struct dp_relay *r)
 {
-    return r->params.cons_feed ? &r->cons_port : NULL;
+    return r->params.cons_feed || r->params.follow ? &r->cons_port : NULL;
+}
+
+struct dp_idring *dp_relay_finals(struct dp_relay *r)
+{
+    return r->params.follow && !r->params.cons_feed ? &r->finals : NULL;
+}
+
+void dp_relay_wake_io(struct dp_relay *r)
+{
+    dp_io_wake(r->io);
 }
 
 struct dp_idring *dp_relay_cons_ids(struct dp_relay *r)

@@ -9,7 +9,9 @@
  *   dp_relay_fini()   main thread: everything freed
  *
  * A validator's dataplane (params.cons_feed) also feeds its consensus thread: CONSENSUS records
- * through a port of their own and the ids of verified messages through an id ring.
+ * through a port of their own and the ids of verified messages through an id ring. A relay
+ * that follows the chain (params.follow) hands CONSENSUS records to its follower the same way
+ * and takes final positions back through a ring, for FINAL records to its subscribers.
  *
  * dp_relay_ctl_port() and dp_relay_stats() may be read from any thread between start and stop.
  */
@@ -33,6 +35,7 @@
 #define DP_RELAY_VERIFY_RING_SLOTS 8192
 #define DP_RELAY_CONS_SLOTS 2048        /* consensus records queued for the consensus thread */
 #define DP_RELAY_CONS_IDS (1u << 17)    /* verified ids queued for the consensus thread */
+#define DP_RELAY_FINALS (1u << 16)      /* final positions queued for the I/O thread */
 
 struct dp_relay_params {
     struct sockaddr_storage listen;
@@ -51,6 +54,7 @@ struct dp_relay_params {
     uint32_t dedup_entries;
     uint32_t dedup_window_s;
     int cons_feed;                /* validator: a consensus port and an id ring (see io.h) */
+    int follow;                   /* chain follower: a consensus port and a finals ring */
 };
 
 struct dp_relay {
@@ -65,6 +69,7 @@ struct dp_relay {
     struct dp_ctl_port port;
     struct dp_ctl_port cons_port; /* with params.cons_feed */
     struct dp_idring cons_ids;    /* with params.cons_feed */
+    struct dp_idring finals;      /* with params.follow: struct dp_final_item */
     struct dp_stats_set stats;
     pthread_t io_thread;
     pthread_t worker_threads[DP_RELAY_WORKERS_MAX];
@@ -89,9 +94,14 @@ void dp_relay_stop(struct dp_relay *relay);
 void dp_relay_fini(struct dp_relay *relay);
 
 struct dp_ctl_port *dp_relay_ctl_port(struct dp_relay *relay);
-/* With params.cons_feed: the consensus thread's record port and id ring; NULL otherwise. */
+/* With params.cons_feed or .follow: the port of CONSENSUS records; NULL otherwise. */
 struct dp_ctl_port *dp_relay_cons_port(struct dp_relay *relay);
+/* With params.cons_feed: the id ring to the consensus thread; NULL otherwise. */
 struct dp_idring *dp_relay_cons_ids(struct dp_relay *relay);
+/* With params.follow: the ring of final positions to the I/O thread; NULL otherwise. */
+struct dp_idring *dp_relay_finals(struct dp_relay *relay);
+/* Any thread: wake the I/O thread (after pushing final positions). */
+void dp_relay_wake_io(struct dp_relay *relay);
 const struct dp_stats_set *dp_relay_stats(const struct dp_relay *relay);
 
 #endif

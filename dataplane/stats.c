@@ -33,6 +33,10 @@ static const struct {
     [DP_STAT_DROP_CONS_IDS] = { "drop_cons_ids",
                                 "verified message ids not ordered: consensus id ring full" },
     [DP_STAT_CONS_IDS] = { "cons_ids", "verified message ids handed to consensus" },
+    [DP_STAT_FINAL_IDS] = { "final_ids", "final positions of delivered messages told to "
+                                         "subscribers" },
+    [DP_STAT_FINAL_NOT_DELIVERED] = { "final_not_delivered",
+                                      "final message ids this relay delivered to nobody" },
     [DP_STAT_DROP_POOL] = { "drop_pool", "messages dropped: no free buffer" },
     [DP_STAT_DROP_TX] = { "drop_tx", "records not sent (send error or no send buffer)" },
     [DP_STAT_DROP_SUB_FULL] = { "drop_sub_full", "subscribes refused: table full" },

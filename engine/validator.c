@@ -237,12 +237,12 @@ static void publish_view(void *arg, const struct cons_lcore_view *v)
 static int query_id(void *arg, const uint8_t id[ENG_RPC_ID_BYTES], struct eng_rpc_msg *out)
 {
     struct eng_validator_state *s = arg;
-    struct cons_lcore_id_answer a;
+    struct cons_id_answer a;
     int rc = cons_lcore_query_id(&s->lcore, id, ENG_VALIDATOR_QUERY_MS, &a);
     if (rc == 0) {
-        out->status = a.status == CONS_LCORE_FINAL     ? ENG_RPC_MSG_FINAL
-                      : a.status == CONS_LCORE_PENDING ? ENG_RPC_MSG_PENDING
-                                                       : ENG_RPC_MSG_UNKNOWN;
+        out->status = a.status == CONS_MSG_FINAL     ? ENG_RPC_MSG_FINAL
+                      : a.status == CONS_MSG_PENDING ? ENG_RPC_MSG_PENDING
+                                                     : ENG_RPC_MSG_UNKNOWN;
         out->height = a.height;
         out->index = a.index;
         memcpy(out->block_hash, a.block_hash, sizeof(out->block_hash));

@@ -47,11 +47,11 @@ Test(dp_idring, full_ring_takes_part_of_a_burst_and_keeps_order)
         make_id((uint64_t)i, in[i]);
     }
     cr_assert_eq(dp_idring_pop_burst(&r, out, 12), 0, "empty");
-    cr_assert_eq(dp_idring_push_burst(&r, (const uint8_t (*)[32])in, 12), 8, "8 slots");
+    cr_assert_eq(dp_idring_push_burst(&r, in, 12), 8, "8 slots");
     cr_assert_eq(dp_idring_count(&r), 8);
-    cr_assert_eq(dp_idring_push_burst(&r, (const uint8_t (*)[32])in + 8, 4), 0, "full");
+    cr_assert_eq(dp_idring_push_burst(&r, in + 8, 4), 0, "full");
     cr_assert_eq(dp_idring_pop_burst(&r, out, 3), 3);
-    cr_assert_eq(dp_idring_push_burst(&r, (const uint8_t (*)[32])in + 8, 4), 3, "3 freed");
+    cr_assert_eq(dp_idring_push_burst(&r, in + 8, 4), 3, "3 freed");
     cr_assert_eq(dp_idring_pop_burst(&r, out + 3, 12), 8);
     for (int i = 0; i < 11; i++) {
         cr_assert_eq(id_number(out[i]), (uint64_t)i, "position %d", i);
@@ -73,7 +73,7 @@ static void *producer(void *arg)
         }
         uint32_t done = 0;
         while (done < n) {
-            done += dp_idring_push_burst(r, (const uint8_t (*)[32])burst + done, n - done);
+            done += dp_idring_push_burst(r, burst + done, n - done);
             if (done < n) {
                 dp_cpu_relax();
             }
