@@ -29,6 +29,8 @@ void cons_mempool_init(struct cons_mempool *pool, void *mem, uint32_t pending_ma
     memset(pool, 0, sizeof(*pool));
     pool->ring = (uint8_t (*)[CONS_ID_BYTES])at;
     pool->ring_cap = pending_max;
+    pool->ring_dead_min = (pending_max + CONS_MEMPOOL_DEAD_DIVISOR - 1) /
+                          CONS_MEMPOOL_DEAD_DIVISOR;
     at += align8((size_t)pending_max * CONS_ID_BYTES);
     cons_idset_init(&pool->pending, at, pending_slots, key);
     at += cons_idset_mem_size(pending_slots);
@@ -43,10 +45,15 @@ static uint8_t *ring_at(struct cons_mempool *pool, uint32_t i)
     return pool->ring[(pool->ring_head + i) % pool->ring_cap];
 }
 
-/* Drop removed ids from the ring, keeping the order of the live ones. O(ring). */
+/*
+ * Drop dead slots from the ring, keeping the order of the live ids. O(ring): called only on
+ * a full ring with at least ring_dead_min dead slots, so each call frees that many slots and
+ * costs O(1) per id accepted since the previous one.
+ */
 static void compact(struct cons_mempool *pool)
 {
     uint32_t kept = 0;
+    DC_ASSERT(pool->ring_count - pool->pending.count >= pool->ring_dead_min);
     for (uint32_t i = 0; i < pool->ring_count; i++) {
         uint8_t *id = ring_at(pool, i);
         if (cons_idset_contains(&pool->pending, id)) {
@@ -54,6 +61,8 @@ static void compact(struct cons_mempool *pool)
             kept++;
         }
     }
+    pool->compactions++;
+    pool->compact_slots += pool->ring_count;
     pool->ring_count = kept;
     DC_ASSERT(pool->ring_count == pool->pending.count);
 }
@@ -65,15 +74,20 @@ int cons_mempool_submit(struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTE
         return DC_EDUPLICATE;
     }
     if (pool->ring_count == pool->ring_cap) {
+        /* Compacting a ring that is nearly all live would free a slot or two for O(ring)
+         * work, on every submit while the pool stays full: refuse instead. */
+        if (pool->ring_count - pool->pending.count < pool->ring_dead_min) {
+            pool->full_refusals++;
+            return DC_EFULL;
+        }
         compact(pool);
     }
-    if (pool->ring_count == pool->ring_cap) {
-        return DC_EFULL;
-    }
+    DC_ASSERT(pool->ring_count < pool->ring_cap);
     err = cons_idset_insert(&pool->pending, id);
     DC_ASSERT(err == 0); /* sized for ring_cap ids */
     memcpy(ring_at(pool, pool->ring_count), id, CONS_ID_BYTES);
     pool->ring_count++;
+    DC_ASSERT(pool->pending.count <= pool->ring_count);
     return 0;
 }
 
