@@ -49,22 +49,33 @@ static uint8_t *ring_at(struct cons_mempool *pool, uint32_t i)
  * Drop dead slots from the ring, keeping the order of the live ids. O(ring): called only on
  * a full ring with at least ring_dead_min dead slots, so each call frees that many slots and
  * costs O(1) per id accepted since the previous one.
+ *
+ * Each live id is taken out of `pending` when kept and put back at the end, so that a second
+ * copy of it reads as dead. Copies happen: an id committed, then pushed out of the recent
+ * window while its dead slot is still in the ring, may be submitted again. The oldest copy
+ * keeps its place.
  */
 static void compact(struct cons_mempool *pool)
 {
+    uint32_t live = pool->pending.count;
     uint32_t kept = 0;
-    DC_ASSERT(pool->ring_count - pool->pending.count >= pool->ring_dead_min);
+    DC_ASSERT(pool->ring_count - live >= pool->ring_dead_min);
     for (uint32_t i = 0; i < pool->ring_count; i++) {
         uint8_t *id = ring_at(pool, i);
-        if (cons_idset_contains(&pool->pending, id)) {
+        if (cons_idset_remove(&pool->pending, id) == 0) {
             memmove(ring_at(pool, kept), id, CONS_ID_BYTES);
             kept++;
         }
     }
+    DC_ASSERT(kept == live);
+    DC_ASSERT(pool->pending.count == 0);
+    for (uint32_t i = 0; i < kept; i++) {
+        int err = cons_idset_insert(&pool->pending, ring_at(pool, i));
+        DC_ASSERT(err == 0); /* sized for ring_cap ids, and each was in once */
+    }
     pool->compactions++;
     pool->compact_slots += pool->ring_count;
     pool->ring_count = kept;
-    DC_ASSERT(pool->ring_count == pool->pending.count);
 }
 
 int cons_mempool_submit(struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTES])
@@ -91,6 +102,11 @@ int cons_mempool_submit(struct cons_mempool *pool, const uint8_t id[CONS_ID_BYTE
     return 0;
 }
 
+/*
+ * Dead slots at the head go for good; then the scan takes live ids in order. A taken id is
+ * out of `pending` until the scan ends, so that a second copy of it (see compact()) is
+ * skipped rather than put in the block twice.
+ */
 uint32_t cons_mempool_peek(struct cons_mempool *pool, uint8_t (*out)[CONS_ID_BYTES],
                            uint32_t max)
 {
@@ -101,10 +117,14 @@ uint32_t cons_mempool_peek(struct cons_mempool *pool, uint8_t (*out)[CONS_ID_BYT
     }
     for (uint32_t i = 0; i < pool->ring_count && taken < max; i++) {
         const uint8_t *id = ring_at(pool, i);
-        if (cons_idset_contains(&pool->pending, id)) {
+        if (cons_idset_remove(&pool->pending, id) == 0) {
             memcpy(out[taken], id, CONS_ID_BYTES);
             taken++;
         }
+    }
+    for (uint32_t i = 0; i < taken; i++) {
+        int err = cons_idset_insert(&pool->pending, out[i]);
+        DC_ASSERT(err == 0);
     }
     return taken;
 }

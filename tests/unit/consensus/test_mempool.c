@@ -216,3 +216,40 @@ Test(mempool, compaction_work_is_linear_under_churn)
         cr_assert_eq(memcmp(out[i], id, CONS_ID_BYTES), 0, "order broken at %u", i);
     }
 }
+
+/*
+ * An id committed, pushed out of the recent window while its dead slot is still in the ring,
+ * then submitted again: the ring holds two copies, and neither a batch nor compaction may
+ * count it twice.
+ */
+Test(mempool, an_id_back_after_the_window_is_batched_once)
+{
+    struct cons_mempool pool;
+    uint8_t id[CONS_ID_BYTES], out[8][CONS_ID_BYTES];
+    cons_mempool_init(&pool, mem, 8, 1, key);
+    for (uint32_t n = 0; n < 3; n++) {
+        make_id(n, id);
+        cr_assert_eq(cons_mempool_submit(&pool, id), 0);
+    }
+    commit_one(&pool, 1);
+    commit_one(&pool, 99); /* the window holds one id: 1 leaves it */
+    make_id(1, id);
+    cr_assert_eq(cons_mempool_submit(&pool, id), 0);
+    cr_assert_eq(cons_mempool_peek(&pool, out, 8), 3);
+    cr_assert_eq(out[0][0], 0);
+    cr_assert_eq(out[1][0], 1);
+    cr_assert_eq(out[2][0], 2);
+    for (uint32_t n = 10; n < 14; n++) {
+        make_id(n, id);
+        cr_assert_eq(cons_mempool_submit(&pool, id), 0);
+    }
+    make_id(14, id);
+    cr_assert_eq(cons_mempool_submit(&pool, id), 0, "the second copy is the dead slot");
+    cr_assert_eq(pool.compactions, 1);
+    cr_assert_eq(cons_mempool_pending(&pool), 8);
+    cr_assert_eq(cons_mempool_peek(&pool, out, 8), 8);
+    const uint8_t expect[8] = { 0, 1, 2, 10, 11, 12, 13, 14 };
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(out[i][0], expect[i]);
+    }
+}
