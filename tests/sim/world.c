@@ -309,7 +309,7 @@ static void node_config(struct sim_world *w, struct sim_node *node, uint32_t ind
     cfg->timeout_prevote_ticks = 10;
     cfg->timeout_precommit_ticks = 10;
     cfg->timeout_delta_ticks = 5;
-    cfg->commit_wait_ticks = 20;
+    cfg->empty_block_interval_ticks = 20;
     cfg->rebroadcast_ticks = 12;
     cfg->sync_retry_ticks = 10;
     cfg->block_ids_max = SIM_BLOCK_IDS;
