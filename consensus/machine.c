@@ -500,18 +500,21 @@ static void start_round(struct cons_machine *m, uint32_t round)
     memset(&m->timer_propose, 0, sizeof(m->timer_propose));
     memset(&m->timer_prevote, 0, sizeof(m->timer_prevote));
     memset(&m->timer_precommit, 0, sizeof(m->timer_precommit));
-    memset(&m->timer_commit_wait, 0, sizeof(m->timer_commit_wait));
+    memset(&m->timer_empty_block, 0, sizeof(m->timer_empty_block));
     rs = round_get(m, round);
     DC_ASSERT(rs != NULL); /* the current round can always evict */
     if (cons_proposer(m->cfg.valset->count, m->height, round) != m->cfg.self) {
+        /* After a commit an honest proposer with nothing to order waits up to the heartbeat
+         * interval before it proposes (below): the propose timeout starts after that, or an
+         * idle chain would prevote nil in every round 0 and commit only in round 1. */
         arm(m, &m->timer_propose, m->cfg.timeout_propose_ticks +
-                                      (m->commit_waiting ? m->cfg.commit_wait_ticks : 0));
-    } else if (m->commit_waiting) {
-        arm(m, &m->timer_commit_wait, m->cfg.commit_wait_ticks);
+                                      (m->after_commit ? m->cfg.empty_block_interval_ticks : 0));
+    } else if (m->after_commit && cons_mempool_pending(&m->mempool) == 0) {
+        arm(m, &m->timer_empty_block, m->cfg.empty_block_interval_ticks);
     } else {
         propose(m);
     }
-    m->commit_waiting = 0;
+    m->after_commit = 0;
     if (rs->prevotes.mask & self) {
         m->step = CONS_STEP_PREVOTE;
     }
@@ -541,7 +544,7 @@ static void reset_height(struct cons_machine *m)
     memset(&m->timer_propose, 0, sizeof(m->timer_propose));
     memset(&m->timer_prevote, 0, sizeof(m->timer_prevote));
     memset(&m->timer_precommit, 0, sizeof(m->timer_precommit));
-    memset(&m->timer_commit_wait, 0, sizeof(m->timer_commit_wait));
+    memset(&m->timer_empty_block, 0, sizeof(m->timer_empty_block));
     m->sync_wanted = 0;
     m->round = 0;
     for (uint32_t i = 0; i < CONS_BLOCK_SLOTS; i++) {
@@ -573,7 +576,7 @@ static void decide(struct cons_machine *m, const struct cons_block *block,
     m->prev_time = block->header.time_ticks;
     m->height++;
     reset_height(m);
-    m->commit_waiting = m->cfg.commit_wait_ticks > 0;
+    m->after_commit = m->cfg.empty_block_interval_ticks > 0;
     start_round(m, 0);
 }
 
@@ -1225,7 +1228,7 @@ static void end_call(struct cons_machine *m)
     next_deadline(&at, m->timer_propose.at);
     next_deadline(&at, m->timer_prevote.at);
     next_deadline(&at, m->timer_precommit.at);
-    next_deadline(&at, m->timer_commit_wait.at);
+    next_deadline(&at, m->timer_empty_block.at);
     if (m->sync_height_seen > m->height || m->sync_wanted) {
         next_deadline(&at, m->sync_next_at > m->now ? m->sync_next_at : m->now + 1);
     }
@@ -1265,13 +1268,28 @@ int cons_on_message(struct cons_machine *m, const struct cons_msg *msg,
     return err;
 }
 
+/*
+ * Round 0's proposer waiting after a commit (start_round) proposes once its mempool holds an
+ * id, or with an empty block once the heartbeat interval has passed. Only cons_submit() adds
+ * ids, and the node ticks after submitting, so cons_tick() is where the wait ends.
+ */
+static void propose_when_due(struct cons_machine *m)
+{
+    struct cons_timer *timer = &m->timer_empty_block;
+    int current = timer->height == m->height && timer->round == m->round;
+    if (timer->at == 0 || (cons_mempool_pending(&m->mempool) == 0 && timer->at > m->now)) {
+        return;
+    }
+    memset(timer, 0, sizeof(*timer));
+    if (current && m->step == CONS_STEP_PROPOSE && !round_current(m)->has_proposal) {
+        propose(m);
+    }
+}
+
 /* Lines 57-67: the three timeouts, each only for the height, round and step it was set in. */
 static void fire_timers(struct cons_machine *m)
 {
-    if (timer_take(m, &m->timer_commit_wait) && m->step == CONS_STEP_PROPOSE &&
-        !round_current(m)->has_proposal) {
-        propose(m);
-    }
+    propose_when_due(m);
     if (timer_take(m, &m->timer_propose)) {
         if (m->step == CONS_STEP_PROPOSE) {
             cast_vote(m, CONS_VOTE_PREVOTE, NULL);

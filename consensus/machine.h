@@ -102,8 +102,9 @@ struct cons_config {
     uint32_t timeout_prevote_ticks;
     uint32_t timeout_precommit_ticks;
     uint32_t timeout_delta_ticks;       /* ... plus this much per round */
-    uint32_t commit_wait_ticks;         /* after a commit the next proposer waits this long,
-                                           batching ids (CometBFT's timeout_commit); 0: none */
+    /* Heartbeat: after a commit, round 0's proposer proposes as soon as its mempool holds
+     * an id, and an empty block only once this many ticks have passed; 0: at once always. */
+    uint32_t empty_block_interval_ticks;
     uint32_t rebroadcast_ticks;         /* re-send our current votes this often */
     uint32_t sync_retry_ticks;          /* at most one sync request per this many ticks */
     uint32_t block_ids_max;             /* ids per proposed block, <= CONS_BLOCK_IDS_MAX */
@@ -180,8 +181,8 @@ struct cons_machine {
     struct cons_timer timer_propose;
     struct cons_timer timer_prevote;
     struct cons_timer timer_precommit;
-    struct cons_timer timer_commit_wait;
-    uint8_t commit_waiting;         /* round 0 after a commit: the proposer waits first */
+    struct cons_timer timer_empty_block; /* armed: round 0's proposer waits for ids */
+    uint8_t after_commit;           /* the round being entered is round 0 after a commit */
     uint64_t rebroadcast_at;
     uint64_t sync_height_seen;      /* highest height heard of */
     uint16_t sync_peer;             /* who we heard it from */
@@ -235,9 +236,17 @@ void cons_machine_begin(struct cons_machine *m, uint64_t now, struct cons_action
  */
 int cons_on_message(struct cons_machine *m, const struct cons_msg *msg,
                     struct cons_actions *out);
-/* Time passes: `now` is the node's tick count and never decreases. */
+/*
+ * Time passes: `now` is the node's tick count and never decreases (it may repeat). Also the
+ * moment a proposer waiting for ids (see cons_submit) proposes.
+ */
 void cons_tick(struct cons_machine *m, uint64_t now, struct cons_actions *out);
-/* Queue a message id for ordering: 0, DC_EDUPLICATE or DC_EFULL. */
+/*
+ * Queue a message id for ordering: 0, DC_EDUPLICATE or DC_EFULL (see cons_mempool_submit).
+ * It emits nothing: a proposer waiting for ids after a commit proposes at the next
+ * cons_tick(), so call cons_tick() (with the current tick count, even if unchanged) after a
+ * burst of submits that returned 0.
+ */
 int cons_submit(struct cons_machine *m, const uint8_t id[CONS_ID_BYTES]);
 
 /* Proposer of (height, round): round-robin over the set, shifted by the height. */

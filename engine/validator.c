@@ -132,7 +132,7 @@ static int make_machine(struct eng_validator_state *s, const struct eng_key *key
         .timeout_prevote_ticks = TIMEOUT_VOTE_MS,
         .timeout_precommit_ticks = TIMEOUT_VOTE_MS,
         .timeout_delta_ticks = TIMEOUT_DELTA_MS,
-        .commit_wait_ticks = ENG_VALIDATOR_BLOCK_INTERVAL_MS,
+        .empty_block_interval_ticks = ENG_VALIDATOR_BLOCK_INTERVAL_MS,
         .rebroadcast_ticks = REBROADCAST_MS, .sync_retry_ticks = SYNC_RETRY_MS,
         .block_ids_max = (uint32_t)ids_max, .mempool_ids_max = MEMPOOL_IDS_MAX,
         .recent_ids_max = RECENT_IDS_MAX,

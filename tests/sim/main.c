@@ -19,17 +19,19 @@
 #include "sim.h"
 
 const struct sim_scenario sim_scenarios[] = {
-    { "calm", "no faults: small random delays", 4, 0, 0, 20, 0, 0, 0, 0 },
-    { "lossy", "loss, duplicates and reordering", 4, 300, 200, 120, 0, 0, 0, 0 },
-    { "partition", "partitions that split and heal", 4, 50, 50, 40, 1, 0, 0, 0 },
-    { "crash", "crashes and restarts that lose unsynced writes", 4, 50, 50, 40, 0, 1, 0, 0 },
-    { "skew", "clocks running at different rates", 4, 50, 50, 60, 0, 0, 1, 0 },
+    { "calm", "no faults: small random delays; blocks faster than the heartbeat", 4, 0, 0,
+      20, 0, 0, 0, 0, 1 },
+    { "lossy", "loss, duplicates and reordering", 4, 300, 200, 120, 0, 0, 0, 0, 0 },
+    { "partition", "partitions that split and heal", 4, 50, 50, 40, 1, 0, 0, 0, 0 },
+    { "crash", "crashes and restarts that lose unsynced writes", 4, 50, 50, 40, 0, 1, 0, 0,
+      0 },
+    { "skew", "clocks running at different rates", 4, 50, 50, 60, 0, 0, 1, 0, 0 },
     { "byzantine", "one validator equivocates on proposals and votes", 4, 100, 100, 60, 0, 0,
-      0, 1 },
+      0, 1, 0 },
     { "byzantine7", "7 validators, 2 of them Byzantine and colluding, crashes of others", 7,
-      100, 100, 60, 0, 1, 0, 2 },
+      100, 100, 60, 0, 1, 0, 2, 0 },
     { "chaos", "7 validators: everything at once, one of them Byzantine", 7, 200, 100, 80, 1,
-      1, 1, 1 },
+      1, 1, 1, 0 },
 };
 const uint32_t sim_scenario_count = sizeof(sim_scenarios) / sizeof(sim_scenarios[0]);
 
@@ -131,6 +133,8 @@ struct totals {
     uint64_t messages;
     uint64_t crashes;
     uint64_t equivocations;
+    uint64_t fault_heights;
+    uint64_t fault_time;
 };
 
 static struct totals per_scenario[16];
@@ -142,6 +146,8 @@ static void add(struct totals *t, const struct sim_result *res)
     t->messages += res->messages;
     t->crashes += res->crashes;
     t->equivocations += res->equivocations;
+    t->fault_heights += res->fault_heights;
+    t->fault_time += res->fault_time;
 }
 
 /*
@@ -162,6 +168,36 @@ static int faults_happened(void)
             printf("cons-sim: FAIL scenario=%s: %" PRIu64 " runs without a single %s: the "
                    "fault injection is inert\n", sc->name, t->runs,
                    sc->crashes && t->crashes == 0 ? "crash" : "equivocation");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Blocks follow each other as fast as the votes travel while ids are pending: a proposer
+ * that waited for the heartbeat after every commit (the old commit wait) would commit at
+ * most one height per SIM_EMPTY_BLOCK_TICKS ticks. Over the fault phases of a pace
+ * scenario's runs, the heights committed must be SIM_PACE_FACTOR_MIN times that bound. The
+ * sum over many runs, not each run: a run in which a lagging proposer stalls a height until
+ * the others' timeout is legitimate, just slow. 0 when so.
+ */
+static int pace_held(void)
+{
+    const uint64_t heartbeat = (uint64_t)SIM_EMPTY_BLOCK_TICKS * SIM_TICK_UNITS;
+    for (uint32_t i = 0; i < sim_scenario_count; i++) {
+        const struct sim_scenario *sc = &sim_scenarios[i];
+        const struct totals *t = &per_scenario[i];
+        if (!sc->pace || t->runs < 20 || t->fault_time == 0) {
+            continue;
+        }
+        double factor = (double)t->fault_heights * (double)heartbeat / (double)t->fault_time;
+        printf("cons-sim: scenario=%s pace: %" PRIu64 " heights in %" PRIu64 " time units "
+               "of fault phases, %.1fx what the heartbeat alone allows\n", sc->name,
+               t->fault_heights, t->fault_time, factor);
+        if (factor < SIM_PACE_FACTOR_MIN) {
+            printf("cons-sim: FAIL scenario=%s: blocks wait for the heartbeat (pace %.1fx < "
+                   "%dx)\n", sc->name, factor, SIM_PACE_FACTOR_MIN);
             return -1;
         }
     }
@@ -210,7 +246,7 @@ int main(int argc, char **argv)
         add(&all, &res);
         add(&per_scenario[sc - sim_scenarios], &res);
     }
-    if (faults_happened() != 0) {
+    if (faults_happened() != 0 || pace_held() != 0) {
         sim_release();
         return 1;
     }

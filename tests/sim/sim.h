@@ -25,6 +25,10 @@
 #define SIM_WAL_BUFFER_BYTES 8192
 #define SIM_IDS_MAX 8192
 #define SIM_VOTES_MAX 65536
+#define SIM_TICK_UNITS 10          /* time units per tick (without skew) */
+#define SIM_EMPTY_BLOCK_TICKS 20   /* the heartbeat: an idle proposer waits this long */
+/* A pace scenario must commit this many times the heights the heartbeat alone would allow. */
+#define SIM_PACE_FACTOR_MIN 3
 
 struct sim_scenario {
     const char *name;
@@ -37,6 +41,7 @@ struct sim_scenario {
     uint8_t crashes;
     uint8_t skew;
     uint8_t byzantine;             /* how many validators equivocate (colluding), <= f */
+    uint8_t pace;                  /* ids keep coming: blocks must not wait for the heartbeat */
 };
 
 /* xoshiro256** seeded through splitmix64: our own, so a seed means the same run anywhere. */
@@ -63,6 +68,8 @@ struct sim_result {
     uint64_t messages;
     uint64_t crashes;
     uint64_t equivocations;
+    uint64_t fault_heights;        /* committed by the end of the fault phase ... */
+    uint64_t fault_time;           /* ... which lasted this long */
 };
 
 /*

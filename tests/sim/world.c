@@ -309,7 +309,7 @@ static void node_config(struct sim_world *w, struct sim_node *node, uint32_t ind
     cfg->timeout_prevote_ticks = 10;
     cfg->timeout_precommit_ticks = 10;
     cfg->timeout_delta_ticks = 5;
-    cfg->commit_wait_ticks = 20;
+    cfg->empty_block_interval_ticks = SIM_EMPTY_BLOCK_TICKS;
     cfg->rebroadcast_ticks = 12;
     cfg->sync_retry_ticks = 10;
     cfg->block_ids_max = SIM_BLOCK_IDS;
@@ -490,8 +490,10 @@ static void submit_step(struct sim_world *w)
     w->ids_submitted++;
     for (uint32_t c = 0; c < copies; c++) {
         uint32_t to = pick_node(w, 1, 0);
-        if (to < w->n) {
-            (void)cons_submit(&w->nodes[to].m, id);
+        if (to < w->n && cons_submit(&w->nodes[to].m, id) == 0) {
+            /* As the node does: a tick after submitting lets a waiting proposer propose. */
+            cons_tick(&w->nodes[to].m, w->nodes[to].ticks, &w->nodes[to].out);
+            run_actions(w, &w->nodes[to]);
         }
     }
 }
@@ -520,6 +522,8 @@ static void heal(struct sim_world *w)
         }
     }
     w->heal_height = honest_height_max(w);
+    w->res->fault_heights = w->heal_height;
+    w->res->fault_time = w->now;
     w->live_deadline = w->now + LIVE_BUDGET;
     if (w->verbose) {
         printf("t=%llu healed at height %llu\n", (unsigned long long)w->now,
@@ -635,7 +639,7 @@ static void world_setup(struct sim_world *w)
         node->byzantine = (w->byz_mask >> i) & 1;
         node->group = 0;
         /* Clock rates within +-20%: see docs/CONSENSUS.md on why not 4x. */
-        node->period = w->sc->skew ? 8 + (uint32_t)sim_rng_below(&w->rng, 5) : 10;
+        node->period = w->sc->skew ? 8 + (uint32_t)sim_rng_below(&w->rng, 5) : SIM_TICK_UNITS;
         node->ticks = w->sc->skew ? sim_rng_below(&w->rng, 1000) : 0;
         node->next_tick_at = 1 + sim_rng_below(&w->rng, node->period);
         if (node->wal_open) {

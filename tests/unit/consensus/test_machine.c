@@ -569,3 +569,145 @@ Test(machine, restarted_validator_decides_on_its_locked_block)
     cr_assert_eq(mach.height, 2);
     cr_assert_eq(mach.stats.sync_requests, 0);
 }
+
+/* ------------------------------------------------------------------ block timing */
+
+#define INTERVAL 50
+
+static void boot_at(uint64_t height, uint32_t interval, uint64_t now)
+{
+    struct cons_config cfg;
+    config(&cfg, 0);
+    cfg.empty_block_interval_ticks = interval;
+    cr_assert_eq(cons_machine_init(&mach, &cfg, arena, sizeof(arena)), 0);
+    cons_machine_start(&mach, height, genesis, 0);
+    cons_machine_begin(&mach, now, &out);
+}
+
+/* Height `height` commits at tick `now` through a certified sync block (one id, `tag`). */
+static void commit_by_sync(uint64_t height, uint8_t tag, uint64_t now)
+{
+    struct cons_block *b = &blocks[3];
+    uint8_t hash[CONS_HASH_BYTES];
+    struct cons_cert cert;
+    cons_block_init(b, block_ids[3], IDS_MAX);
+    cons_header_set_chain(&b->header, CHAIN);
+    b->header.height = height;
+    b->header.time_ticks = 3;
+    memcpy(b->header.prev_hash, mach.prev_hash, CONS_HASH_BYTES);
+    b->header.proposer = (uint16_t)cons_proposer(4, height, 0);
+    memset(block_ids[3][0], tag, CONS_ID_BYTES);
+    b->header.id_count = 1;
+    cons_block_seal(b);
+    cons_block_hash(b, hash);
+    cons_cert_init(&cert, height, 0, hash);
+    for (uint16_t v = 1; v <= 3; v++) {
+        struct cons_vote vote = { .type = CONS_VOTE_PRECOMMIT, .has_block = 1, .validator = v,
+                                  .height = height };
+        memcpy(vote.block_hash, hash, CONS_HASH_BYTES);
+        cons_vote_sign(&vote, CHAIN, keys.sk[v]);
+        cr_assert_eq(cons_cert_add(&cert, &vote), 0);
+    }
+    tick_to(now);
+    struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK, .block = b, .cert = &cert };
+    cr_assert_eq(cons_on_message(&mach, &msg, &out), 0);
+    cr_assert_not_null(find_action(CONS_ACT_COMMIT));
+    cr_assert_eq(mach.height, height + 1);
+    cr_assert_eq(mach.round, 0);
+}
+
+/* Our proposal in the last batch: its id count, or -1 when we sent none. */
+static int sent_proposal(void)
+{
+    for (uint32_t i = 0; i < out.count; i++) {
+        const struct cons_action *a = &out.items[i];
+        if (a->type == CONS_ACT_SEND && a->msg.kind == CONS_MSG_PROPOSAL &&
+            a->msg.proposal.proposer == 0) {
+            return (int)a->msg.block->header.id_count;
+        }
+    }
+    return -1;
+}
+
+static uint64_t scheduled(void)
+{
+    const struct cons_action *a = find_action(CONS_ACT_SCHEDULE);
+    cr_assert_not_null(a);
+    return a->at_tick;
+}
+
+Test(machine, proposer_with_pending_ids_proposes_at_once_after_a_commit)
+{
+    uint8_t id[CONS_ID_BYTES];
+    /* Height 4, round 0 is ours (4 mod 4 = 0). Ids waiting before the commit: the proposal
+     * goes out in the batch of the commit itself. */
+    boot_at(3, INTERVAL, 1);
+    memset(id, 0x71, sizeof(id));
+    cr_assert_eq(cons_submit(&mach, id), 0);
+    commit_by_sync(3, 0x20, 5);
+    cr_assert_eq(sent_proposal(), 1);
+}
+
+Test(machine, waiting_proposer_proposes_at_the_first_tick_after_an_id_arrives)
+{
+    uint8_t id[CONS_ID_BYTES];
+    boot_at(3, INTERVAL, 1);
+    commit_by_sync(3, 0x20, 5);
+    cr_assert_eq(sent_proposal(), -1, "nothing to order: wait for ids or the heartbeat");
+    tick_to(6);
+    cr_assert_eq(sent_proposal(), -1);
+    memset(id, 0x71, sizeof(id));
+    cr_assert_eq(cons_submit(&mach, id), 0);
+    cr_assert_eq(mach.stats.signs, 0, "submitting emits nothing");
+    tick_to(6); /* the node ticks after submitting, with the same tick count */
+    cr_assert_eq(sent_proposal(), 1, "an id is pending: propose without the heartbeat");
+    cr_assert_eq(check_persist_before_send(), 2, "the proposal and our prevote");
+    tick_to(INTERVAL + 5);
+    cr_assert_eq(sent_proposal(), -1, "one proposal per round");
+}
+
+Test(machine, idle_proposer_proposes_an_empty_block_after_exactly_the_interval)
+{
+    boot_at(3, INTERVAL, 1);
+    commit_by_sync(3, 0x20, 5);
+    cr_assert_eq(scheduled(), 5 + INTERVAL, "the heartbeat is the next deadline");
+    tick_to(5 + INTERVAL - 1);
+    cr_assert_eq(sent_proposal(), -1, "too early");
+    tick_to(5 + INTERVAL);
+    cr_assert_eq(sent_proposal(), 0, "the heartbeat: an empty block");
+}
+
+Test(machine, zero_interval_proposes_an_empty_block_at_once)
+{
+    boot_at(3, 0, 1);
+    commit_by_sync(3, 0x20, 5);
+    cr_assert_eq(sent_proposal(), 0);
+}
+
+Test(machine, others_allow_the_heartbeat_before_timing_out_round_0)
+{
+    /* Height 5's round 0 belongs to validator 1: we wait the interval plus the timeout. */
+    boot_at(4, INTERVAL, 1);
+    commit_by_sync(4, 0x20, 5);
+    cr_assert_eq(mach.height, 5);
+    tick_to(5 + INTERVAL + 10 - 1);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 0, NULL), -1, "the proposer may still be idle");
+    tick_to(5 + INTERVAL + 10);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 0, NULL), 0, "timeout_propose after the interval");
+    /* Round 1 follows no commit: its propose timeout is the plain 10 + 1 * 2 ticks. */
+    uint64_t now = 5 + INTERVAL + 10;
+    for (uint16_t v = 1; v <= 3; v++) {
+        struct cons_msg msg = { .kind = CONS_MSG_VOTE };
+        msg.vote = (struct cons_vote){ .type = CONS_VOTE_PRECOMMIT, .validator = v,
+                                       .height = 5 };
+        cons_vote_sign(&msg.vote, CHAIN, keys.sk[v]);
+        cr_assert_eq(cons_on_message(&mach, &msg, &out), 0);
+    }
+    now += 5; /* timeout_precommit */
+    tick_to(now);
+    cr_assert_eq(mach.round, 1);
+    tick_to(now + 12 - 1);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 1, NULL), -1);
+    tick_to(now + 12);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 1, NULL), 0);
+}
