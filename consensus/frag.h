@@ -58,7 +58,8 @@
 #include "consensus/msg.h"
 #include "consensus/vote.h"
 
-/* A CONSENSUS record body's limit (DP_CTL_BODY_BYTES_MAX; the node asserts they agree). */
+/* A CONSENSUS record body's limit: DP_CTL_BODY_BYTES_MAX, which the pure core cannot include;
+ * the node should _Static_assert that the two agree. */
 #define CONS_FRAG_RECORD_BYTES_MAX 1472u
 /* kind, root, total length, part index, part count, origin */
 #define CONS_FRAG_PART_HEADER_BYTES (1 + CONS_HASH_BYTES + 4 + 2 + 2 + 2)
