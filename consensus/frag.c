@@ -512,7 +512,8 @@ int cons_frag_feed(struct cons_frag *frag, const uint8_t *body, size_t len, uint
     memset(done, 0, sizeof(*done));
     frag->stats.parts_in++;
     int err = cons_frag_part_decode(body, len, &part);
-    if (err == 0 && part.origin >= frag->cfg.validator_count) {
+    /* Our own messages we hold already; a forger must not make us ask for them. */
+    if (err == 0 && (part.origin >= frag->cfg.validator_count || part.origin == frag->cfg.self)) {
         err = DC_ERANGE;
     }
     if (err == 0 && part.total_len > frag->cfg.msg_bytes_max) {

@@ -222,7 +222,7 @@ int cons_frag_send(struct cons_frag *frag, const uint8_t *msg, size_t len,
 /*
  * Take one PART body received at `now`. Returns 0 when the part was stored; then done->msg
  * is NULL, or the whole message when this part completed it (its root verified). Errors,
- * each counted: cons_frag_part_decode()'s, DC_ERANGE (origin >= validator_count),
+ * each counted: cons_frag_part_decode()'s, DC_ERANGE (origin >= validator_count, or our own),
  * DC_ETOOBIG (total over msg_bytes_max), DC_ECONFLICT (the root is held with another total
  * or count, or this index with other bytes), DC_EDUPLICATE (part held, or message already
  * complete), DC_ECORRUPT (all parts held but they hash to another root: the parts are
