@@ -20,7 +20,8 @@
  * caller should drop parts whose origin is not the validator the datagram came from, or a
  * forger can recycle an honest validator's slots (the root still keeps forged bytes out).
  *
- * How the validator calls it (all on one thread, `now` in the caller's ticks):
+ * How the consensus thread (consensus/lcore.c: send_msg(), take_records(), its tick) calls it,
+ * all on that one thread, `now` in its ticks:
  *
  *   1. Start-up: cons_frag_init(&frag, &cfg, mem, cons_frag_mem_size(&cfg)).
  *   2. Send: len = cons_msg_encode(msg, buf, cap); if (!cons_frag_needed(len)) send buf as
