@@ -25,6 +25,11 @@ enum cons_msg_kind {
     CONS_MSG_VOTE = 2,
     CONS_MSG_SYNC_REQUEST = 3,
     CONS_MSG_SYNC_BLOCK = 4,
+    /* Record kinds of consensus/frag.h, never a struct cons_msg: a part of a message too
+     * large for one record, and a request for missing parts. cons_msg_decode() refuses
+     * them (DC_EMALFORMED); the receiver dispatches on the first byte. */
+    CONS_MSG_PART = 5,
+    CONS_MSG_PART_REQUEST = 6,
 };
 
 struct cons_sync_request {
