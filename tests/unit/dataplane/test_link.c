@@ -474,3 +474,15 @@ Test(dp_link, peer_table_limits)
     cr_assert_eq(len, sizeof(b.addr));
     cr_assert_eq(((const struct sockaddr_in *)sa)->sin_port, b.addr.sin_port);
 }
+
+Test(dp_link, a_plaintext_larger_than_the_out_buffer_is_refused_and_moves_nothing)
+{
+    handshake(&a, &b, 0);
+    uint8_t plain[200] = { 1 }, pkt[BUF], out[BUF];
+    struct dp_link_result res;
+    int n = dp_link_seal(&a.t, 0, plain, sizeof(plain), 1, pkt, BUF);
+    cr_assert_eq(dp_link_handle(&b.t, (const struct sockaddr *)&a.addr, sizeof(a.addr), pkt,
+                                (size_t)n, 1, out, sizeof(plain) - 1, &res), DC_ETOOBIG);
+    cr_assert_eq(b.t.stats.drop[DP_LINK_DROP_TOO_BIG], 1);
+    cr_assert_eq(deliver(&b, &a, pkt, (size_t)n, 1, out, &res), 0, "the window did not move");
+}
