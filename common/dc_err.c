@@ -24,6 +24,11 @@ static const char *const domain_names[] = {
     [18] = "value out of range",
     [19] = "bad command line",
     [20] = "conflicts with an earlier signature",
+    [21] = "authentication failed",
+    [22] = "behind the anti-replay window",
+    [23] = "expired",
+    [24] = "bad handshake mac1",
+    [25] = "cookie required (responder under load)",
 };
 
 _Static_assert(sizeof(domain_names) / sizeof(domain_names[0]) == -DC_ERR_LAST - DC_ERR_BASE,

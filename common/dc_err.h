@@ -29,7 +29,12 @@ enum dc_err {
     DC_ERANGE = -(DC_ERR_BASE + 18),     /* value out of range */
     DC_EUSAGE = -(DC_ERR_BASE + 19),     /* bad command line */
     DC_ECONFLICT = -(DC_ERR_BASE + 20),  /* would contradict something already signed */
-    DC_ERR_LAST = -(DC_ERR_BASE + 21),
+    DC_EAUTH = -(DC_ERR_BASE + 21),      /* AEAD authentication failed (link packets) */
+    DC_EWINDOW = -(DC_ERR_BASE + 22),    /* counter behind the anti-replay window */
+    DC_EEXPIRED = -(DC_ERR_BASE + 23),   /* session or key past its lifetime */
+    DC_EMAC = -(DC_ERR_BASE + 24),       /* handshake mac1 does not match */
+    DC_ECOOKIE = -(DC_ERR_BASE + 25),    /* under load: a valid cookie (mac2) is required */
+    DC_ERR_LAST = -(DC_ERR_BASE + 26),
 };
 
 /* Human-readable name of a 0 / negative errno / DC_E* code. Never returns NULL. */
