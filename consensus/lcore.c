@@ -603,12 +603,14 @@ void cons_main_loop(struct cons_lcore *l)
     publish(l, now);
     while (!atomic_load_explicit(&l->stop, memory_order_relaxed) && !l->failed) {
         now = now_tick(l);
-        uint32_t work = take_records(l, now);
-        work += take_ids(l, now);
-        if (now >= l->next_tick && !l->failed) {
+        /* The machine's clock advances only in cons_tick(): tick before the inputs, or a
+         * commit inside cons_on_message() would time its next step from a stale `now`. */
+        if (now > l->p.m->now && !l->failed) {
             cons_tick(l->p.m, now, l->out);
             run_actions(l);
         }
+        uint32_t work = take_records(l, now);
+        work += take_ids(l, now);
         work += (uint32_t)cons_mailbox_serve(&l->mail, answer, l);
         publish(l, now);
         if (work == 0) {

@@ -8,6 +8,7 @@
  */
 #include "engine/cmd.h"
 #include "engine/ctl.h"
+#include "engine/follower.h"
 #include "engine/key.h"
 #include "engine/node_config.h"
 #include "engine/validator.h"
@@ -118,27 +119,43 @@ static int load_key(const struct eng_node_config *cfg, struct eng_key *key)
 
 /* ---- control-plane hook: the control thread (engine/ctl.h) starts and stops here ---- */
 
+/* The chain's threads of this node: a validator's consensus thread or a relay's follower. */
+struct chain_threads {
+    struct eng_validator val;
+    struct eng_follower fol;
+};
+
 static int ctl_hook_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
                           const struct eng_key *key, struct dp_relay *relay,
-                          struct eng_validator *val)
+                          struct chain_threads *ch)
 {
     int rc = eng_ctl_start(ctl, cfg, key, dp_relay_ctl_port(relay));
-    if (rc == 0 && val->state != NULL) {
-        rc = eng_validator_start(val, ctl, cfg, relay);
-        if (rc != 0) {
-            DC_ERROR("node", "cannot start the consensus thread: %s", dc_strerror(rc));
-            eng_validator_stop(val);
-            eng_ctl_stop(ctl);
-        }
+    if (rc == 0 && ch->val.state != NULL) {
+        rc = eng_validator_start(&ch->val, ctl, cfg, relay);
+    } else if (rc == 0 && ch->fol.state != NULL) {
+        rc = eng_follower_start(&ch->fol, ctl, relay);
+    }
+    if (rc != 0 && (ch->val.state != NULL || ch->fol.state != NULL)) {
+        DC_ERROR("node", "cannot start the chain thread: %s", dc_strerror(rc));
+        eng_validator_stop(&ch->val);
+        eng_follower_stop(&ch->fol);
+        eng_ctl_stop(ctl);
     }
     return rc;
 }
 
-/* The consensus thread first (it publishes to the control plane), then the control plane. */
-static void ctl_hook_stop(struct eng_ctl *ctl, struct eng_validator *val)
+/* The chain's thread first (it publishes to the control plane), then the control plane. */
+static void ctl_hook_stop(struct eng_ctl *ctl, struct chain_threads *ch)
 {
-    eng_validator_stop(val);
+    eng_validator_stop(&ch->val);
+    eng_follower_stop(&ch->fol);
     eng_ctl_stop(ctl);
+}
+
+static void close_chain(struct chain_threads *ch)
+{
+    eng_validator_close(&ch->val);
+    eng_follower_close(&ch->fol);
 }
 
 /* ---- stats line ---- */
@@ -225,43 +242,48 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
 {
     char err[512] = "";
     /* The validator's data directory first: a key outside the genesis stops us here. */
-    struct eng_validator val = { 0 };
+    struct chain_threads ch = { 0 };
     if (cfg->role == ENG_NODE_ROLE_VALIDATOR &&
-        eng_validator_open(&val, cfg, key, err, sizeof(err)) != 0) {
+        eng_validator_open(&ch.val, cfg, key, err, sizeof(err)) != 0) {
         fprintf(stderr, "dchat: validator: %s\n", err);
         return 1;
     }
+    if (cfg->role == ENG_NODE_ROLE_RELAY && eng_follower_open(&ch.fol, cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dchat: relay: --genesis: %s\n", err);
+        return 1;
+    }
     struct dp_relay_params params;
-    relay_params(cfg, &params, val.state != NULL);
+    relay_params(cfg, &params, ch.val.state != NULL);
+    params.follow = ch.fol.state != NULL;
     int rc = dp_relay_init(relay, &params, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "dchat: --listen %s: %s\n", cfg->listen.text, err);
-        eng_validator_close(&val);
+        close_chain(&ch);
         return 1;
     }
     rc = dp_relay_start(relay, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "dchat: %s\n", err);
         dp_relay_fini(relay);
-        eng_validator_close(&val);
+        close_chain(&ch);
         return 1;
     }
     struct eng_ctl ctl = { 0 };
-    rc = ctl_hook_start(&ctl, cfg, key, relay, &val);
+    rc = ctl_hook_start(&ctl, cfg, key, relay, &ch);
     if (rc != 0) {
         fprintf(stderr, "dchat: cannot start the control plane: %s\n", dc_strerror(rc));
         dp_relay_fini(relay);
-        eng_validator_close(&val);
+        close_chain(&ch);
         return 1;
     }
     log_listening(cfg, key, relay->params.peer_count);
     int sig = wait_for_signal(relay, cfg);
     DC_INFO("node", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    ctl_hook_stop(&ctl, &val);
+    ctl_hook_stop(&ctl, &ch);
     dp_relay_stop(relay);
     log_stats(relay, "final");
     dp_relay_fini(relay);
-    eng_validator_close(&val);
+    close_chain(&ch);
     return 0;
 }
 

@@ -398,6 +398,8 @@ static enum MHD_Result handle_block(struct eng_rpc *rpc, struct MHD_Connection *
         ret = respond_json(rpc, conn, req, 200, eng_rpc_chain_block_json(&block, cert));
     } else if (rc == DC_ENOTFOUND) {
         ret = respond_error(rpc, conn, req, 404, "no committed block at that height");
+    } else if (rc == DC_EUNSUPPORTED) {
+        ret = respond_error(rpc, conn, req, 503, "this node keeps no blocks (ask a validator)");
     } else {
         ret = respond_error(rpc, conn, req, 503, rc == -ETIMEDOUT
                                                      ? "consensus thread busy: retry"

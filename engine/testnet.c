@@ -363,6 +363,9 @@ static int plan(const struct testnet_args *a, const char *net)
         common_args(c, "relay", listen, a->rpc_port + 10 + r, data, key, g.validators[0].address);
         add_arg(c, "--peers");
         add_arg(c, "%s", peers);
+        /* relays follow the chain: FINAL records to their subscribers, GET /messages/{id} */
+        add_arg(c, "--genesis");
+        add_arg(c, "%s/%s", net, CONS_GENESIS_FILE_NAME);
     }
     return 0;
 }
