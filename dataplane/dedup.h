@@ -47,7 +47,8 @@ struct dp_dedup {
 
 /*
  * Table of at least `entries` entries (rounded up to a power of two, >= 8), remembering each
- * key for `window_s` seconds (1..DP_DEDUP_WINDOW_S_MAX). The secret comes from libsodium's CSPRNG. 0, -EINVAL, -ENOMEM.
+ * key for `window_s` seconds (1..DP_DEDUP_WINDOW_S_MAX). The secret comes from libsodium's
+ * CSPRNG. 0, -EINVAL, -ENOMEM.
  */
 int dp_dedup_init(struct dp_dedup *dd, uint32_t entries, uint32_t window_s);
 void dp_dedup_fini(struct dp_dedup *dd);

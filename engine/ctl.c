@@ -390,7 +390,14 @@ static void handle_discovery(struct eng_ctl_state *s, const uint8_t *body, size_
     eng_disc_stats_inc(&s->stats, per_type[m->type]);
     struct eng_kad_peer *peer = learn(s, &m->sender, src, now);
     if (peer == NULL) {
-        return; /* our own echo, a replay, a conflict, or no room */
+        /* Our own echo, a replay, a conflict (the sender is held), or no room in its bucket.
+         * With no room we still answer a PING: the bucket is full of live peers, which is no
+         * reason for the sender to think us dead (it would forget us, and then flap). */
+        if (m->type == ENG_DISC_PING && eng_kad_get(&s->table, m->sender.id) == NULL &&
+            memcmp(m->sender.id, s->self.id, ENG_NODEREC_ID_BYTES) != 0) {
+            send_simple(s, src, src_len, ENG_DISC_PONG, m->nonce, NULL);
+        }
+        return;
     }
     switch (m->type) {
     case ENG_DISC_PING:

@@ -4,7 +4,9 @@
  * A key file is two TOML lines, written with mode 0600:
  *     public_key = "<64 hex>"
  *     secret_seed = "<64 hex>"
- * The node id is BLAKE2b-256 of the public key (DESIGN.md section 6). Control-path only.
+ * The node id is BLAKE2b-256 of the public key (DESIGN.md section 6). Control-path only: the
+ * main thread loads or generates the key at start-up; eng_hex() and eng_unhex() keep no state,
+ * so any thread may call them.
  */
 #ifndef ENG_KEY_H
 #define ENG_KEY_H

@@ -14,7 +14,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    { "keygen", eng_cmd_keygen, "keygen --out FILE        write an Ed25519 key, print the node id" },
+    { "keygen", eng_cmd_keygen,
+      "keygen --out FILE        write an Ed25519 key, print the node id" },
     { "genesis", eng_cmd_genesis,
       "genesis --validators N --out DIR   keys and genesis for a local network" },
     { "chain", eng_cmd_chain, "chain verify --data-dir DIR   check the stored chain" },
