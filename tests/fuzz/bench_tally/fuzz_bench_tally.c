@@ -26,13 +26,13 @@ static void setup(void)
 {
     struct bench_load_params p = { .valid_count = 20, .invalid_count = 5, .garbage_count = 4,
                                    .payload_bytes = 40, .users = 3, .mtu_bytes = 1472,
-                                   .run_id = 0x1234 };
+                                   .run_id = 0x1234, .ids = 1 };
     DC_ASSERT(bench_load_init(&load, &p) == 0);
     DC_ASSERT(load.frame_count <= FRAMES_MAX);
     for (uint64_t f = 0; f < load.frame_count; f++) {
         atomic_store(&send_ns[f], 1); /* "sent" at t=1 ns, so latency is sampled */
     }
-    DC_ASSERT(bench_tally_init(&tally, &load, send_ns, 0) == 0);
+    DC_ASSERT(bench_tally_init(&tally, &load, send_ns, 0, 1) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
