@@ -465,7 +465,7 @@ static void warn_final(const struct bench_phase_result *x)
     if (x->final_conflicts != 0) {
         const struct bench_final_conflict *c = &x->first_conflict;
         fprintf(stderr,
-                "dchat-bench: SAFETY VIOLATION: %" PRIu64 " FINAL records put a message at a "
+                "dchat-bench: SAFETY VIOLATION: %" PRIu64 " FINAL entries put a message at a "
                 "second position (first: message %" PRIu64 " final at height %" PRIu64
                 " index %u, then at height %" PRIu64 " index %u)\n",
                 x->final_conflicts, c->item, c->height_first, c->index_first, c->height_then,
