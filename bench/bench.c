@@ -3,6 +3,8 @@
  * libsodium's single-core verify rate and the kernel's recvmmsg/sendmmsg forwarding rate in the
  * same run (the baselines), then drives a relay with the same datagrams and reports what the
  * subscriber got: rates, loss, duplicates, latency, and anything that must never have arrived.
+ * With --finality it also matches the relay's FINAL records to the messages it sent and
+ * reports how many became final, how fast, and any message final at two positions.
  * Flags: see usage(). Exit: 0 measured (loss is a figure, not a failure), 1 could not measure,
  * 2 bad command line.
  */
@@ -11,6 +13,7 @@
 #include "bench/net.h"
 #include "bench/phase.h"
 
+#include "common/dc_assert.h"
 #include "common/dc_err.h"
 #include "dataplane/wire.h"
 
@@ -44,8 +47,24 @@ struct opts {
     uint64_t mtu;
     uint64_t drain_ms;
     uint64_t warmup_ms;
+    uint64_t final_wait_ms;
     int json;
     int baseline;
+    int finality;
+    int final_wait_set;
+};
+
+/* Flags without a value: each sets one int field to `value`. */
+struct bool_flag {
+    const char *name;
+    size_t field;
+    int value;
+};
+
+static const struct bool_flag bool_flags[] = {
+    { "--json", offsetof(struct opts, json), 1 },
+    { "--no-baseline", offsetof(struct opts, baseline), 0 },
+    { "--finality", offsetof(struct opts, finality), 1 },
 };
 
 struct num_flag {
@@ -66,6 +85,7 @@ static const struct num_flag num_flags[] = {
     { "--mtu", offsetof(struct opts, mtu), 256, DP_WIRE_FRAME_BYTES_MAX },
     { "--drain-ms", offsetof(struct opts, drain_ms), 100, 600000 },
     { "--warmup-ms", offsetof(struct opts, warmup_ms), 100, 600000 },
+    { "--final-wait-ms", offsetof(struct opts, final_wait_ms), 0, 600000 },
 };
 
 static void usage(FILE *out)
@@ -74,7 +94,7 @@ static void usage(FILE *out)
             "usage: dchat-bench --target HOST:PORT [--subscribe HOST:PORT] [--messages N]\n"
             "         [--size BYTES] [--rate MSGS_PER_S] [--users U] [--invalid K]\n"
             "         [--garbage G] [--json] [--window MSGS] [--mtu BYTES] [--drain-ms MS]\n"
-            "         [--warmup-ms MS] [--no-baseline]\n\n"
+            "         [--warmup-ms MS] [--no-baseline] [--finality [--final-wait-ms MS]]\n\n"
             "  --target     relay that receives the load\n"
             "  --subscribe  relay the subscriber subscribes at (default: the target)\n"
             "  --messages   valid signed messages to send (default 100000)\n"
@@ -89,7 +109,12 @@ static void usage(FILE *out)
             "  --mtu        largest datagram built (default %d)\n"
             "  --drain-ms   wait this long for stragglers once nothing arrives (default 3000)\n"
             "  --warmup-ms  give up when no probe reaches the subscriber by then (default 15000)\n"
-            "  --no-baseline  skip the kernel forwarder and libsodium baselines\n",
+            "  --no-baseline  skip the kernel forwarder and libsodium baselines\n"
+            "  --finality   also match the relay's FINAL records to the messages sent: how many\n"
+            "               became final, how fast, and any final at two positions (a safety\n"
+            "               violation)\n"
+            "  --final-wait-ms  with --finality, after the drain wait this long for FINAL\n"
+            "               records, or until every delivered message is final (default 2000)\n",
             BENCH_PAYLOAD_HDR_BYTES, DP_WIRE_PAYLOAD_BYTES_MAX, DP_WIRE_MTU_DEFAULT);
 }
 
@@ -124,9 +149,11 @@ static int parse_num(const struct num_flag *f, const char *text, struct opts *o)
 static int parse_one(int argc, char **argv, int *i, struct opts *o)
 {
     const char *flag = argv[*i];
-    if (strcmp(flag, "--json") == 0 || strcmp(flag, "--no-baseline") == 0) {
-        *(flag[2] == 'j' ? &o->json : &o->baseline) = flag[2] == 'j';
-        return 0;
+    for (size_t k = 0; k < DC_ARRAY_LEN(bool_flags); k++) {
+        if (strcmp(flag, bool_flags[k].name) == 0) {
+            *(int *)((char *)o + bool_flags[k].field) = bool_flags[k].value;
+            return 0;
+        }
     }
     int is_addr = strcmp(flag, "--target") == 0 || strcmp(flag, "--subscribe") == 0;
     const struct num_flag *num = NULL;
@@ -141,6 +168,7 @@ static int parse_one(int argc, char **argv, int *i, struct opts *o)
     }
     const char *value = argv[++*i];
     if (num != NULL) {
+        o->final_wait_set |= strcmp(flag, "--final-wait-ms") == 0;
         return parse_num(num, value, o);
     }
     if (flag[2] == 't') {
@@ -157,7 +185,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){ .messages = 100000, .size = 128, .users = 1000,
                         .mtu = DP_WIRE_MTU_DEFAULT, .drain_ms = 3000, .warmup_ms = 15000,
-                        .baseline = 1 };
+                        .final_wait_ms = 2000, .baseline = 1 };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -171,6 +199,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (o->target_text == NULL) {
         return usage_error("--target HOST:PORT is required");
     }
+    if (o->final_wait_set && !o->finality) {
+        return usage_error("--final-wait-ms is only meaningful with --finality");
+    }
     if (o->subscribe_text == NULL) {
         o->subscribe_text = o->target_text;
         o->subscribe = o->target;
@@ -181,6 +212,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     /* Every message is held signed in memory, with its tally: refuse what cannot fit. */
     uint64_t per_msg = DP_WIRE_REC_HDR_BYTES + DP_WIRE_MSG_BYTES(o->size) + 1 + 4 + 8;
+    if (o->finality) { /* its id, two index slots, its FINAL position and latency */
+        per_msg += DP_WIRE_ID_BYTES + 2 * 8 + 1 + 8 + 4 + 4;
+    }
     uint64_t need = (o->messages + o->invalid) * per_msg + o->garbage * o->mtu;
     uint64_t have = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
     if (need > have / 2) {
@@ -290,6 +324,20 @@ static void json_num(const char *name, double v, int have, const char *sep)
     }
 }
 
+/* The finality figures (--finality only): final items per second from the first send. */
+static void print_json_final(const struct bench_phase_result *x)
+{
+    printf("\"final\": %" PRIu64 ", \"final_per_s\": %.1f, \"final_s\": %.3f, "
+           "\"finality_us\": {\"p50\": %u, \"p99\": %u, \"max\": %u}, ",
+           x->final, per_s(x->final, x->final_s), x->final_s, x->finality.p50_us,
+           x->finality.p99_us, x->finality.max_us);
+    printf("\"not_final\": %" PRIu64 ", \"final_conflicts\": %" PRIu64
+           ", \"final_foreign\": %" PRIu64 ", \"final_duplicates\": %" PRIu64
+           ", \"final_invalid\": %" PRIu64 ", \"final_malformed\": %" PRIu64 ", ",
+           x->not_final, x->final_conflicts, x->final_foreign, x->final_duplicates,
+           x->final_invalid, x->final_malformed);
+}
+
 static void print_json(const struct report *r)
 {
     const struct opts *o = r->o;
@@ -314,6 +362,9 @@ static void print_json(const struct report *r)
            per_s(x->items_sent, x->send_s), rate, x->send_s, x->deliver_s);
     printf("\"latency_us\": {\"p50\": %u, \"p99\": %u, \"max\": %u}, ", x->latency.p50_us,
            x->latency.p99_us, x->latency.max_us);
+    if (o->finality) {
+        print_json_final(x);
+    }
     printf("\"baseline\": {");
     json_num("kernel_udp_msgs_per_s", r->kernel_per_s, o->baseline, ", ");
     printf("\"kernel_udp_lost\": %" PRIu64 ", ", r->kernel.lost);
@@ -355,6 +406,15 @@ static void print_text(const struct report *r)
     }
     printf("  latency     p50 %u us, p99 %u us, max %u us\n", x->latency.p50_us,
            x->latency.p99_us, x->latency.max_us);
+    if (o->finality) {
+        printf("  final       %" PRIu64 " in %.2f s = %.0f msgs/s; not final %" PRIu64
+               "; finality p50 %u us, p99 %u us, max %u us; conflicts %" PRIu64
+               ", foreign %" PRIu64 ", duplicates %" PRIu64 ", invalid final %" PRIu64
+               ", malformed %" PRIu64 "\n",
+               x->final, x->final_s, per_s(x->final, x->final_s), x->not_final,
+               x->finality.p50_us, x->finality.p99_us, x->finality.max_us, x->final_conflicts,
+               x->final_foreign, x->final_duplicates, x->final_invalid, x->final_malformed);
+    }
     if (o->baseline) {
         printf("  baseline    kernel recvmmsg/sendmmsg forwarder %.0f msgs/s (lost %" PRIu64
                "; before/after %.0f/%.0f); libsodium verify %.0f/s on one core "
@@ -399,6 +459,24 @@ static int measure_baselines(struct report *r, int round)
     return 0;
 }
 
+/* On stderr whatever the output format: these must never happen, so they must not be missed. */
+static void warn_final(const struct bench_phase_result *x)
+{
+    if (x->final_conflicts != 0) {
+        const struct bench_final_conflict *c = &x->first_conflict;
+        fprintf(stderr,
+                "dchat-bench: SAFETY VIOLATION: %" PRIu64 " FINAL entries put a message at a "
+                "second position (first: message %" PRIu64 " final at height %" PRIu64
+                " index %u, then at height %" PRIu64 " index %u)\n",
+                x->final_conflicts, c->item, c->height_first, c->index_first, c->height_then,
+                c->index_then);
+    }
+    if (x->final_invalid != 0) {
+        fprintf(stderr, "dchat-bench: WARNING: %" PRIu64 " messages with a broken signature "
+                        "were reported final\n", x->final_invalid);
+    }
+}
+
 static int run(const struct opts *o, struct bench_load *load)
 {
     struct report r = { .o = o, .load = load };
@@ -411,7 +489,10 @@ static int run(const struct opts *o, struct bench_load *load)
                                    .rate_msgs_per_s = o->rate, .window_msgs = o->window,
                                    .send_garbage = 1,
                                    .warmup_ms = (uint32_t)o->warmup_ms,
-                                   .drain_ms = (uint32_t)o->drain_ms, .label = "relay" };
+                                   .drain_ms = (uint32_t)o->drain_ms,
+                                   .finality = o->finality,
+                                   .final_wait_ms = (uint32_t)o->final_wait_ms,
+                                   .label = "relay" };
     int rc = bench_phase_run(&cfg, &r.relay);
     if (rc == -ETIMEDOUT) {
         fprintf(stderr, "dchat-bench: no message sent to %s reached the subscriber at %s "
@@ -424,6 +505,7 @@ static int run(const struct opts *o, struct bench_load *load)
         fprintf(stderr, "dchat-bench: %s\n", dc_strerror(rc));
         return 1;
     }
+    warn_final(&r.relay);
     if (o->baseline && measure_baselines(&r, 1) != 0) {
         return 1;
     }
@@ -449,7 +531,8 @@ int main(int argc, char **argv)
     }
     struct bench_load_params p = { .valid_count = o.messages, .invalid_count = o.invalid,
                                    .garbage_count = o.garbage, .payload_bytes = (uint32_t)o.size,
-                                   .users = (uint32_t)o.users, .mtu_bytes = (uint32_t)o.mtu };
+                                   .users = (uint32_t)o.users, .mtu_bytes = (uint32_t)o.mtu,
+                                   .ids = o.finality };
     randombytes_buf(&p.run_id, sizeof(p.run_id));
     uint64_t t0 = bench_now_ns();
     rc = bench_load_init(&load, &p);

@@ -2,7 +2,11 @@
  * dchat-fwd: the kernel baseline forwarder (bench/fwd.h) as a program, for measuring and for
  * testing dchat-bench without a relay. Runs until SIGINT/SIGTERM, then prints its counters.
  *   dchat-fwd --listen HOST:PORT [--mtu BYTES] [--copies N] [--drop-every N]
- * --copies and --drop-every are faults for testing dchat-bench's duplicate and loss counts.
+ *             [--final] [--final-conflict-every N]
+ * --copies and --drop-every are faults for testing dchat-bench's duplicate and loss counts;
+ * --final sends FINAL records after each datagram (as a relay following a chain would) for
+ * testing dchat-bench --finality, and --final-conflict-every N resends every Nth of them at
+ * another height (a safety violation the bench must report).
  * Exit: 0 after a signal, 1 when the port cannot be bound, 2 on a bad command line.
  */
 #include "bench/fwd.h"
@@ -27,7 +31,7 @@ static int usage_error(const char *what, const char *value)
 {
     fprintf(stderr,
             "dchat-fwd: %s '%s' (usage: dchat-fwd --listen HOST:PORT [--mtu BYTES] "
-            "[--copies N] [--drop-every N])\n",
+            "[--copies N] [--drop-every N] [--final] [--final-conflict-every N])\n",
             what, value);
     return 2;
 }
@@ -39,6 +43,8 @@ int main(int argc, char **argv)
     unsigned long mtu = DP_WIRE_FRAME_BYTES_MAX;
     unsigned long copies = 1;
     unsigned long drop_every = 0;
+    unsigned long conflict_every = 0;
+    int final = 0;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -64,6 +70,15 @@ int main(int argc, char **argv)
             if (*end != '\0' || drop_every > 1000000) {
                 return usage_error("--drop-every: out of range 0..1000000:", value);
             }
+        } else if (strcmp(argv[i], "--final") == 0) {
+            final = 1;
+        } else if (strcmp(argv[i], "--final-conflict-every") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            conflict_every = strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || conflict_every < 1 || conflict_every > 1000000) {
+                return usage_error("--final-conflict-every: out of range 1..1000000:", value);
+            }
+            final = 1;
         } else {
             return usage_error("unknown flag or missing value:", argv[i]);
         }
@@ -77,6 +92,11 @@ int main(int argc, char **argv)
         return 1;
     }
     bench_fwd_faults(&fwd, (uint32_t)copies, (uint32_t)drop_every);
+    if (final && bench_fwd_final(&fwd, (uint32_t)conflict_every) != 0) {
+        fprintf(stderr, "dchat-fwd: out of memory\n");
+        bench_fwd_fini(&fwd);
+        return 1;
+    }
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

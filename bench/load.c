@@ -13,6 +13,10 @@
 #include <unistd.h>
 
 #define SIGN_THREADS_MAX 16
+#define ID_SLOTS_MIN 16
+
+_Static_assert(DP_WIRE_ID_BYTES == sizeof(((struct bench_load *)0)->ids[0]),
+               "the load keeps ids of the wire's size");
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -112,6 +116,17 @@ static void sign_item(const struct bench_load *load, uint8_t *out, uint8_t kind,
     DC_ASSERT(n == (int)load->msg_bytes);
 }
 
+/* The id a relay will name the item by: of the signature as sent (broken ones included). */
+static void item_id(const struct bench_load *load, const uint8_t *body,
+                    uint8_t id[DP_WIRE_ID_BYTES])
+{
+    struct dp_wire_rec rec = { DP_WIRE_REC_MSG, (uint16_t)load->msg_bytes, body };
+    struct dp_wire_msg msg;
+    int rc = dp_wire_msg_parse(&rec, &msg);
+    DC_ASSERT(rc == 0);
+    dp_wire_msg_id(&msg, id);
+}
+
 struct sign_job {
     struct bench_load *load;
     uint64_t frame_first;
@@ -137,6 +152,9 @@ static void *sign_frames(void *arg)
             }
             int rc = dp_wire_builder_add(&b, DP_WIRE_REC_MSG, body, (uint16_t)load->msg_bytes);
             DC_ASSERT(rc == 0);
+            if (load->ids != NULL) {
+                item_id(load, body, load->ids[j]);
+            }
         }
         DC_ASSERT(dp_wire_builder_finish(&b) ==
                   DP_WIRE_FRAME_HDR_BYTES +
@@ -233,8 +251,43 @@ static int check_params(const struct bench_load_params *p)
     return 0;
 }
 
+/* The id index's key: the id's first 8 bytes (uniform: ids are hashes). */
+static uint64_t id_key(const uint8_t id[DP_WIRE_ID_BYTES])
+{
+    return get64(id);
+}
+
+/* Fills the id index from load->ids; single-threaded, after signing. */
+static void index_ids(struct bench_load *load)
+{
+    DC_ASSERT(load->item_count < UINT32_MAX);
+    for (uint64_t j = 0; j < load->item_count; j++) {
+        uint64_t key = id_key(load->ids[j]);
+        uint64_t slot = key & load->id_mask;
+        while (load->id_slots[slot] != 0) {
+            slot = (slot + 1) & load->id_mask;
+        }
+        load->id_slots[slot] = (key >> 32) << 32 | (j + 1);
+    }
+}
+
+static int alloc_ids(struct bench_load *load)
+{
+    uint64_t slots = ID_SLOTS_MIN;
+    while (slots < 2 * load->item_count) {
+        slots *= 2;
+    }
+    load->id_mask = slots - 1;
+    load->ids = dc_alloc(load->item_count * sizeof(*load->ids));
+    load->id_slots = dc_alloc(slots * sizeof(*load->id_slots));
+    return load->ids == NULL || load->id_slots == NULL ? -ENOMEM : 0;
+}
+
 static int alloc_all(struct bench_load *load)
 {
+    if (load->p.ids && alloc_ids(load) != 0) {
+        return -ENOMEM;
+    }
     load->frames = dc_alloc(load->frame_count * load->frame_stride);
     load->garbage = dc_alloc(load->p.garbage_count * load->p.mtu_bytes + 1);
     load->garbage_len = dc_alloc((load->p.garbage_count + 1) * sizeof(uint16_t));
@@ -276,6 +329,9 @@ int bench_load_init(struct bench_load *load, const struct bench_load_params *par
         derive_user(load->user_sk[u], u);
     }
     sign_all(load);
+    if (load->ids != NULL) {
+        index_ids(load);
+    }
     uint64_t rng = params->run_id;
     for (uint64_t g = 0; g < params->garbage_count; g++) {
         load->garbage_len[g] = make_garbage(load, g, load->garbage + g * params->mtu_bytes, &rng);
@@ -291,6 +347,8 @@ void bench_load_fini(struct bench_load *load)
     dc_free(load->garbage_len);
     dc_free(load->probes);
     dc_free(load->user_sk);
+    dc_free(load->ids);
+    dc_free(load->id_slots);
     memset(load, 0, sizeof(*load));
 }
 
@@ -312,6 +370,31 @@ const uint8_t *bench_load_item_body(const struct bench_load *load, uint64_t item
     uint64_t k = item % load->per_frame;
     return load->frames + f * load->frame_stride + DP_WIRE_FRAME_HDR_BYTES +
            k * (DP_WIRE_REC_HDR_BYTES + load->msg_bytes) + DP_WIRE_REC_HDR_BYTES;
+}
+
+const uint8_t *bench_load_item_id(const struct bench_load *load, uint64_t item)
+{
+    DC_ASSERT(load->ids != NULL);
+    DC_ASSERT(item < load->item_count);
+    return load->ids[item];
+}
+
+uint64_t bench_load_find_id(const struct bench_load *load, const uint8_t id[DP_WIRE_ID_BYTES])
+{
+    DC_ASSERT(load->ids != NULL);
+    uint64_t key = id_key(id);
+    uint64_t tag = key >> 32;
+    /* At most half the slots are taken, so an empty one ends every probe sequence. */
+    for (uint64_t slot = key & load->id_mask;; slot = (slot + 1) & load->id_mask) {
+        uint64_t v = load->id_slots[slot];
+        if (v == 0) {
+            return UINT64_MAX;
+        }
+        uint64_t item = (v & UINT32_MAX) - 1;
+        if (v >> 32 == tag && memcmp(load->ids[item], id, DP_WIRE_ID_BYTES) == 0) {
+            return item;
+        }
+    }
 }
 
 uint32_t bench_load_frame_items(const struct bench_load *load, uint64_t frame)

@@ -10,6 +10,11 @@
  * (random bytes, broken frames, unsigned messages) are stored beside the frames, and the send
  * order interleaves them evenly with the frames.
  *
+ * With `ids`, the load also holds every item's message id (BLAKE2b-256 of its signature, as the
+ * relays name messages in FINAL records) and an index from id to item: an open-addressing table
+ * of at least twice as many slots as items, keyed by the id's first 8 bytes (ids are
+ * cryptographic hashes, so those bytes are already uniform) and confirmed by a full compare.
+ *
  * bench_load_init() signs on every core; afterwards the load is read-only and any thread may
  * read it.
  */
@@ -39,6 +44,7 @@ struct bench_load_params {
     uint32_t users;
     uint32_t mtu_bytes;     /* largest datagram we build */
     uint64_t run_id;
+    int ids;                /* also compute every item's id and the id -> item index */
 };
 
 struct bench_load {
@@ -55,6 +61,9 @@ struct bench_load {
     uint8_t *probes;      /* BENCH_PROBES_MAX one-message frames of probe_len bytes */
     size_t probe_len;
     uint8_t (*user_sk)[64];
+    uint8_t (*ids)[32];   /* with p.ids: item_count message ids, else NULL */
+    uint64_t *id_slots;   /* id_mask + 1 slots: id bytes 0..3 << 32 | item + 1; 0 = empty */
+    uint64_t id_mask;
 };
 
 /*
@@ -69,6 +78,13 @@ void bench_load_fini(struct bench_load *load);
 int bench_load_item_invalid(const struct bench_load *load, uint64_t item);
 /* The record body of item j as sent. */
 const uint8_t *bench_load_item_body(const struct bench_load *load, uint64_t item);
+/* The message id of item j (the load was built with p.ids). */
+const uint8_t *bench_load_item_id(const struct bench_load *load, uint64_t item);
+/*
+ * The item whose message id is `id`, or UINT64_MAX when none is (the load was built with
+ * p.ids). Expected O(1): the table is at most half full.
+ */
+uint64_t bench_load_find_id(const struct bench_load *load, const uint8_t id[32]);
 /* Number of deliberately invalid items in frame f. */
 uint32_t bench_load_frame_invalid(const struct bench_load *load, uint64_t frame);
 /* Number of items in frame f. */

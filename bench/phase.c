@@ -101,11 +101,18 @@ static void progress(struct phase *ph, const char *what, uint64_t items_sent)
         return;
     }
     ph->next_progress_ns = now + PROGRESS_NS;
-    fprintf(stderr, "dchat-bench: %s: %.1f s %s: sent %llu/%llu msgs, delivered %llu\n",
+    char final[48] = "";
+    if (ph->cfg->finality) {
+        snprintf(final, sizeof(final), ", final %llu",
+                 (unsigned long long)atomic_load_explicit(&ph->tally.final,
+                                                          memory_order_relaxed));
+    }
+    fprintf(stderr, "dchat-bench: %s: %.1f s %s: sent %llu/%llu msgs, delivered %llu%s\n",
             ph->cfg->label, (double)(now - ph->t0_ns) / NS_PER_S, what,
             (unsigned long long)items_sent, (unsigned long long)ph->cfg->load->item_count,
             (unsigned long long)atomic_load_explicit(&ph->tally.delivered,
-                                                     memory_order_relaxed));
+                                                     memory_order_relaxed),
+            final);
 }
 
 /* Sends probe frames until one reaches the subscriber: the path works end to end. */
@@ -283,6 +290,25 @@ static void drain(struct phase *ph, struct bench_phase_result *res)
     }
 }
 
+/*
+ * After the drain, with finality: waits until every delivered message is final or
+ * final_wait_ms passed. FINAL records are best effort, so a shortfall is a figure.
+ */
+static void wait_final(struct phase *ph, const struct bench_phase_result *res)
+{
+    uint64_t deadline = bench_now_ns() + (uint64_t)ph->cfg->final_wait_ms * NS_PER_MS;
+    for (;;) {
+        uint64_t now = bench_now_ns();
+        uint64_t got = atomic_load_explicit(&ph->tally.delivered, memory_order_relaxed);
+        uint64_t done = atomic_load_explicit(&ph->tally.final_delivered, memory_order_relaxed);
+        if (done >= got || now >= deadline) {
+            return;
+        }
+        progress(ph, "waiting for FINAL", res->items_sent);
+        bench_sleep_until(now + 10 * NS_PER_MS);
+    }
+}
+
 static int phase_open(struct phase *ph, const struct bench_phase_cfg *cfg)
 {
     memset(ph, 0, sizeof(*ph));
@@ -294,7 +320,8 @@ static int phase_open(struct phase *ph, const struct bench_phase_cfg *cfg)
     if (ph->send_ns == NULL || ph->rx_buf == NULL) {
         return -ENOMEM;
     }
-    int rc = bench_tally_init(&ph->tally, cfg->load, ph->send_ns, cfg->all_items);
+    int rc = bench_tally_init(&ph->tally, cfg->load, ph->send_ns, cfg->all_items,
+                              cfg->finality);
     if (rc != 0) {
         return rc;
     }
@@ -347,6 +374,21 @@ static void collect(struct phase *ph, struct bench_phase_result *res, uint64_t s
     uint64_t last = atomic_load(&t->last_ns);
     res->deliver_s = last > ph->t0_ns ? (double)(last - ph->t0_ns) / NS_PER_S : 0.0;
     bench_tally_latency(t, &res->latency);
+    if (!ph->cfg->finality) {
+        return;
+    }
+    res->final = atomic_load(&t->final);
+    uint64_t valid_sent = res->items_sent - res->invalid_sent;
+    res->not_final = valid_sent > res->final ? valid_sent - res->final : 0;
+    res->final_invalid = atomic_load(&t->final_invalid);
+    res->final_duplicates = atomic_load(&t->final_duplicates);
+    res->final_conflicts = atomic_load(&t->final_conflicts);
+    res->final_foreign = atomic_load(&t->final_foreign);
+    res->final_malformed = atomic_load(&t->final_malformed);
+    res->first_conflict = t->first_conflict; /* the receiver has stopped */
+    uint64_t final_last = atomic_load(&t->final_last_ns);
+    res->final_s = final_last > ph->t0_ns ? (double)(final_last - ph->t0_ns) / NS_PER_S : 0.0;
+    bench_tally_finality(t, &res->finality);
 }
 
 int bench_phase_run(const struct bench_phase_cfg *cfg, struct bench_phase_result *res)
@@ -373,6 +415,9 @@ int bench_phase_run(const struct bench_phase_cfg *cfg, struct bench_phase_result
     uint64_t send_end = bench_now_ns();
     if (rc == 0) {
         drain(&ph, res);
+        if (cfg->finality) {
+            wait_final(&ph, res);
+        }
     }
     atomic_store(&ph.stop, 1);
     pthread_join(rx_thread, NULL);

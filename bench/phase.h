@@ -9,7 +9,8 @@
  * the load then runs at whatever rate the relays sustain, however busy the machine is), and
  * finally waits for stragglers: until everything arrived, or nothing new arrived for
  * `drain_ms` (a hard cap bounds the wait even under a trickle). After that the loss figure is
- * final.
+ * final. With `finality`, it then waits up to `final_wait_ms` more for FINAL records, or
+ * until every delivered message is final, whichever comes first.
  *
  * Called from the main thread; it starts and joins its own receiver thread.
  */
@@ -32,6 +33,8 @@ struct bench_phase_cfg {
     uint64_t window_msgs;      /* 0, or at most this many messages sent and not yet delivered */
     uint32_t warmup_ms;
     uint32_t drain_ms;
+    int finality;              /* match FINAL records (the load must have ids) */
+    uint32_t final_wait_ms;    /* with finality: the longest wait for them after the drain */
     const char *label;         /* for progress lines on stderr */
 };
 
@@ -53,6 +56,17 @@ struct bench_phase_result {
     double send_s;             /* first send to last send */
     double deliver_s;          /* first send to last first delivery */
     struct bench_latency latency;
+    /* With finality only (zeros otherwise); see bench/tally.h. */
+    uint64_t final;            /* valid messages reported final */
+    uint64_t not_final;        /* valid messages sent that got no FINAL by the end */
+    uint64_t final_invalid;
+    uint64_t final_duplicates;
+    uint64_t final_conflicts;
+    uint64_t final_foreign;
+    uint64_t final_malformed;
+    double final_s;            /* first send to last first FINAL */
+    struct bench_latency finality;
+    struct bench_final_conflict first_conflict; /* valid when final_conflicts > 0 */
 };
 
 /*

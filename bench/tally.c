@@ -9,7 +9,7 @@
 #include <string.h>
 
 int bench_tally_init(struct bench_tally *tally, const struct bench_load *load,
-                     const _Atomic uint64_t *send_ns, int all_items)
+                     const _Atomic uint64_t *send_ns, int all_items, int finality)
 {
     memset(tally, 0, sizeof(*tally));
     tally->load = load;
@@ -21,6 +21,19 @@ int bench_tally_init(struct bench_tally *tally, const struct bench_load *load,
         bench_tally_fini(tally);
         return -ENOMEM;
     }
+    if (!finality) {
+        return 0;
+    }
+    DC_ASSERT(load->ids != NULL);
+    tally->fin_seen = dc_alloc(load->item_count);
+    tally->fin_height = dc_alloc(load->item_count * sizeof(uint64_t));
+    tally->fin_index = dc_alloc(load->item_count * sizeof(uint32_t));
+    tally->fin_lat_us = dc_alloc(load->item_count * sizeof(uint32_t));
+    if (tally->fin_seen == NULL || tally->fin_height == NULL || tally->fin_index == NULL ||
+        tally->fin_lat_us == NULL) {
+        bench_tally_fini(tally);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -28,8 +41,16 @@ void bench_tally_fini(struct bench_tally *tally)
 {
     dc_free(tally->seen);
     dc_free(tally->lat_us);
+    dc_free(tally->fin_seen);
+    dc_free(tally->fin_height);
+    dc_free(tally->fin_index);
+    dc_free(tally->fin_lat_us);
     tally->seen = NULL;
     tally->lat_us = NULL;
+    tally->fin_seen = NULL;
+    tally->fin_height = NULL;
+    tally->fin_index = NULL;
+    tally->fin_lat_us = NULL;
 }
 
 static void bump(_Atomic uint64_t *counter)
@@ -38,7 +59,9 @@ static void bump(_Atomic uint64_t *counter)
                           memory_order_relaxed);
 }
 
-static void sample_latency(struct bench_tally *tally, uint64_t item, uint64_t now_ns)
+/* Appends now - (send time of the item's datagram) to samples[*count]. */
+static void sample_latency(const struct bench_tally *tally, uint64_t item, uint64_t now_ns,
+                           uint32_t *samples, uint64_t *count)
 {
     uint64_t frame = item / tally->load->per_frame;
     uint64_t sent = atomic_load_explicit(&tally->send_ns[frame], memory_order_acquire);
@@ -46,8 +69,8 @@ static void sample_latency(struct bench_tally *tally, uint64_t item, uint64_t no
         return; /* arrived before the sender published its time: no honest sample */
     }
     uint64_t us = (now_ns - sent) / 1000u;
-    DC_ASSERT(tally->lat_count < tally->load->item_count);
-    tally->lat_us[tally->lat_count++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    DC_ASSERT(*count < tally->load->item_count);
+    samples[(*count)++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 /* A record that claims to be one of our items: it must be byte-for-byte what we sent. */
@@ -74,8 +97,63 @@ static void item_arrived(struct bench_tally *tally, const struct dp_wire_msg *ms
     }
     tally->seen[item] = 1;
     bump(&tally->delivered);
+    if (tally->fin_seen != NULL && tally->fin_seen[item] != 0) {
+        bump(&tally->final_delivered); /* its FINAL overtook it */
+    }
     atomic_store_explicit(&tally->last_ns, now_ns, memory_order_relaxed);
-    sample_latency(tally, item, now_ns);
+    sample_latency(tally, item, now_ns, tally->lat_us, &tally->lat_count);
+}
+
+/* One FINAL entry: item `id` is final at (height, index). O(1) expected. */
+static void final_entry(struct bench_tally *tally, uint64_t height, uint32_t index,
+                        const uint8_t *id, uint64_t now_ns)
+{
+    uint64_t item = bench_load_find_id(tally->load, id);
+    if (item == UINT64_MAX) {
+        bump(&tally->final_foreign);
+        return;
+    }
+    if (tally->fin_seen[item] != 0) {
+        if (tally->fin_height[item] == height && tally->fin_index[item] == index) {
+            bump(&tally->final_duplicates);
+            return;
+        }
+        if (atomic_load_explicit(&tally->final_conflicts, memory_order_relaxed) == 0) {
+            tally->first_conflict = (struct bench_final_conflict){
+                item, tally->fin_height[item], tally->fin_index[item], height, index };
+        }
+        bump(&tally->final_conflicts); /* two positions for one message: a safety violation */
+        return;
+    }
+    tally->fin_seen[item] = 1;
+    tally->fin_height[item] = height;
+    tally->fin_index[item] = index;
+    if (bench_load_item_invalid(tally->load, item)) {
+        bump(&tally->final_invalid); /* ordered although its signature is broken */
+        return;
+    }
+    if (tally->seen[item] != 0) {
+        bump(&tally->final_delivered);
+    }
+    bump(&tally->final);
+    atomic_store_explicit(&tally->final_last_ns, now_ns, memory_order_relaxed);
+    sample_latency(tally, item, now_ns, tally->fin_lat_us, &tally->fin_lat_count);
+}
+
+static void final_arrived(struct bench_tally *tally, const struct dp_wire_rec *rec,
+                          uint64_t now_ns)
+{
+    struct dp_wire_final fin;
+    if (dp_wire_final_parse(rec, &fin) != 0) {
+        bump(&tally->final_malformed);
+        return;
+    }
+    for (uint16_t i = 0; i < fin.count; i++) {
+        uint32_t index = 0;
+        const uint8_t *id = NULL;
+        dp_wire_final_entry(&fin, i, &index, &id);
+        final_entry(tally, fin.height, index, id, now_ns);
+    }
 }
 
 static void record_arrived(struct bench_tally *tally, const struct dp_wire_rec *rec,
@@ -86,7 +164,11 @@ static void record_arrived(struct bench_tally *tally, const struct dp_wire_rec *
     uint64_t run_id = 0;
     uint64_t index = 0;
     if (rec->type != DP_WIRE_REC_MSG) {
-        bump(&tally->other_records);
+        if (rec->type == DP_WIRE_REC_FINAL && tally->fin_seen != NULL) {
+            final_arrived(tally, rec, now_ns);
+        } else {
+            bump(&tally->other_records);
+        }
         return;
     }
     if (dp_wire_msg_parse(rec, &msg) != 0) {
@@ -134,15 +216,24 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void bench_tally_latency(struct bench_tally *tally, struct bench_latency *out)
+static void percentiles(uint32_t *samples, uint64_t n, struct bench_latency *out)
 {
     memset(out, 0, sizeof(*out));
-    uint64_t n = tally->lat_count;
     if (n == 0) {
         return;
     }
-    qsort(tally->lat_us, n, sizeof(uint32_t), cmp_u32);
-    out->p50_us = tally->lat_us[(n - 1) * 50 / 100];
-    out->p99_us = tally->lat_us[(n - 1) * 99 / 100];
-    out->max_us = tally->lat_us[n - 1];
+    qsort(samples, n, sizeof(uint32_t), cmp_u32);
+    out->p50_us = samples[(n - 1) * 50 / 100];
+    out->p99_us = samples[(n - 1) * 99 / 100];
+    out->max_us = samples[n - 1];
+}
+
+void bench_tally_latency(struct bench_tally *tally, struct bench_latency *out)
+{
+    percentiles(tally->lat_us, tally->lat_count, out);
+}
+
+void bench_tally_finality(struct bench_tally *tally, struct bench_latency *out)
+{
+    percentiles(tally->fin_lat_us, tally->fin_lat_count, out);
 }
