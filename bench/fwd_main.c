@@ -36,63 +36,78 @@ static int usage_error(const char *what, const char *value)
     return 2;
 }
 
-int main(int argc, char **argv)
-{
+struct fwd_args {
     struct bench_addr listen;
-    const char *listen_text = NULL;
-    unsigned long mtu = DP_WIRE_FRAME_BYTES_MAX;
-    unsigned long copies = 1;
-    unsigned long drop_every = 0;
-    unsigned long conflict_every = 0;
-    int final = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *value = i + 1 < argc ? argv[i + 1] : "";
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
-            listen_text = argv[++i];
-            if (bench_net_parse(listen_text, &listen) != 0) {
-                return usage_error("--listen: not HOST:PORT:", listen_text);
+    const char *listen_text;
+    unsigned long mtu;
+    unsigned long copies;
+    unsigned long drop_every;
+    unsigned long conflict_every;
+    int final;
+};
+
+/* A whole-number flag value in [lo, hi]: 0, or the usage error's exit status. */
+static int number(const char *flag, const char *value, unsigned long lo, unsigned long hi,
+                  unsigned long *out)
+{
+    char *end = NULL;
+    *out = strtoul(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || *out < lo || *out > hi) {
+        char what[96];
+        snprintf(what, sizeof(what), "%s: out of range %lu..%lu:", flag, lo, hi);
+        return usage_error(what, value);
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct fwd_args *a)
+{
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *flag = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(flag, "--final") == 0) {
+            a->final = 1;
+        } else if (value == NULL) {
+            rc = usage_error("unknown flag or missing value:", flag);
+        } else if (strcmp(flag, "--listen") == 0) {
+            a->listen_text = argv[++i];
+            if (bench_net_parse(a->listen_text, &a->listen) != 0) {
+                rc = usage_error("--listen: not HOST:PORT:", a->listen_text);
             }
-        } else if (strcmp(argv[i], "--mtu") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            mtu = strtoul(argv[++i], &end, 10);
-            if (*end != '\0' || mtu < 64 || mtu > DP_WIRE_FRAME_BYTES_MAX) {
-                return usage_error("--mtu: out of range 64..65507:", value);
-            }
-        } else if (strcmp(argv[i], "--copies") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            copies = strtoul(argv[++i], &end, 10);
-            if (*end != '\0' || copies < 1 || copies > BENCH_FWD_COPIES_MAX) {
-                return usage_error("--copies: out of range 1..4:", value);
-            }
-        } else if (strcmp(argv[i], "--drop-every") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            drop_every = strtoul(argv[++i], &end, 10);
-            if (*end != '\0' || drop_every > 1000000) {
-                return usage_error("--drop-every: out of range 0..1000000:", value);
-            }
-        } else if (strcmp(argv[i], "--final") == 0) {
-            final = 1;
-        } else if (strcmp(argv[i], "--final-conflict-every") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            conflict_every = strtoul(argv[++i], &end, 10);
-            if (*end != '\0' || conflict_every < 1 || conflict_every > 1000000) {
-                return usage_error("--final-conflict-every: out of range 1..1000000:", value);
-            }
-            final = 1;
+        } else if (strcmp(flag, "--mtu") == 0) {
+            rc = number(flag, argv[++i], 64, DP_WIRE_FRAME_BYTES_MAX, &a->mtu);
+        } else if (strcmp(flag, "--copies") == 0) {
+            rc = number(flag, argv[++i], 1, BENCH_FWD_COPIES_MAX, &a->copies);
+        } else if (strcmp(flag, "--drop-every") == 0) {
+            rc = number(flag, argv[++i], 0, 1000000, &a->drop_every);
+        } else if (strcmp(flag, "--final-conflict-every") == 0) {
+            rc = number(flag, argv[++i], 1, 1000000, &a->conflict_every);
+            a->final = 1;
         } else {
-            return usage_error("unknown flag or missing value:", argv[i]);
+            rc = usage_error("unknown flag or missing value:", flag);
         }
     }
-    if (listen_text == NULL) {
-        return usage_error("missing flag", "--listen");
+    if (rc == 0 && a->listen_text == NULL) {
+        rc = usage_error("missing flag", "--listen");
     }
-    int rc = bench_fwd_init(&fwd, &listen, (uint32_t)mtu);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct fwd_args a = { .mtu = DP_WIRE_FRAME_BYTES_MAX, .copies = 1 };
+    int rc = parse_args(argc, argv, &a);
     if (rc != 0) {
-        fprintf(stderr, "dchat-fwd: cannot listen on %s: %s\n", listen_text, dc_strerror(rc));
+        return rc;
+    }
+    rc = bench_fwd_init(&fwd, &a.listen, (uint32_t)a.mtu);
+    if (rc != 0) {
+        fprintf(stderr, "dchat-fwd: cannot listen on %s: %s\n", a.listen_text, dc_strerror(rc));
         return 1;
     }
-    bench_fwd_faults(&fwd, (uint32_t)copies, (uint32_t)drop_every);
-    if (final && bench_fwd_final(&fwd, (uint32_t)conflict_every) != 0) {
+    bench_fwd_faults(&fwd, (uint32_t)a.copies, (uint32_t)a.drop_every);
+    if (a.final && bench_fwd_final(&fwd, (uint32_t)a.conflict_every) != 0) {
         fprintf(stderr, "dchat-fwd: out of memory\n");
         bench_fwd_fini(&fwd);
         return 1;
@@ -100,7 +115,7 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    fprintf(stderr, "dchat-fwd: forwarding on %s\n", listen_text);
+    fprintf(stderr, "dchat-fwd: forwarding on %s\n", a.listen_text);
     bench_fwd_run(&fwd);
     fprintf(stderr, "dchat-fwd: rx %llu datagrams, tx %llu, tx errors %llu, truncated %llu, "
                     "subscribers %u\n",

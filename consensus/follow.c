@@ -143,7 +143,8 @@ void cons_follow_fini(struct cons_follow *f)
 static int sender_of(const struct cons_follow *f, const struct dp_ctl_msg *rx)
 {
     for (uint32_t i = 0; i < f->p.count; i++) {
-        if (f->p.addr_lens[i] == rx->src_len && memcmp(&f->p.addrs[i], &rx->src, rx->src_len) == 0) {
+        if (f->p.addr_lens[i] == rx->src_len &&
+            memcmp(&f->p.addrs[i], &rx->src, rx->src_len) == 0) {
             return (int)i;
         }
     }

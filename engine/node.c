@@ -248,7 +248,8 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
         fprintf(stderr, "dchat: validator: %s\n", err);
         return 1;
     }
-    if (cfg->role == ENG_NODE_ROLE_RELAY && eng_follower_open(&ch.fol, cfg, err, sizeof(err)) != 0) {
+    if (cfg->role == ENG_NODE_ROLE_RELAY &&
+        eng_follower_open(&ch.fol, cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "dchat: relay: --genesis: %s\n", err);
         return 1;
     }
