@@ -80,6 +80,8 @@ enum conf_key_id {
     CONF_KEY_CONSENSUS_VALIDATORS,
     CONF_KEY_CONSENSUS_REQUIRED_CONFIRMATIONS,
     CONF_KEY_CONSENSUS_GENESIS,
+    CONF_KEY_CONSENSUS_BLOCK_IDS_MAX,
+    CONF_KEY_CONSENSUS_EMPTY_BLOCK_INTERVAL_MS,
     CONF_KEY_RELAY_RELAY_ADDRESSES,
     CONF_KEY_RELAY_PEER_CHECK_INTERVAL,
     CONF_KEY_RELAY_SUB_EXPIRY_S,
@@ -137,6 +139,8 @@ struct conf_node {
         struct conf_addr_list validators;
         int64_t required_confirmations; /* 0 = 2f+1 of the validator set */
         char genesis[CONF_STRING_BYTES]; /* "" = DATA_DIR/genesis.toml */
+        int64_t block_ids_max;        /* message ids a proposer puts in one block */
+        int64_t empty_block_interval_ms; /* heartbeat: an empty block after this idle time */
     } consensus;
     struct {
         struct conf_addr_list relay_addresses;

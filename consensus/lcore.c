@@ -23,8 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BODY_MAX DP_CTL_BODY_BYTES_MAX
-#define FRAME_MAX (DP_WIRE_FRAME_HDR_BYTES + DP_WIRE_REC_HDR_BYTES + BODY_MAX)
 
 _Static_assert(DP_IDRING_ID_BYTES == CONS_ID_BYTES, "ids are ids");
 
@@ -57,12 +55,9 @@ static int alloc_buffers(struct cons_lcore *l)
     uint8_t key[CONS_POSINDEX_KEY_BYTES];
     uint8_t (*ids)[CONS_ID_BYTES] = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
     l->out = dc_alloc(sizeof(*l->out));
-    l->body = dc_alloc(BODY_MAX);
-    l->frame = dc_alloc(FRAME_MAX);
     l->rx = dc_alloc(sizeof(*l->rx));
     l->positions_mem = dc_alloc_aligned(64, cons_posindex_mem_size(CONS_LCORE_POSITIONS));
-    if (ids == NULL || l->out == NULL || l->body == NULL || l->frame == NULL || l->rx == NULL ||
-        l->positions_mem == NULL) {
+    if (ids == NULL || l->out == NULL || l->rx == NULL || l->positions_mem == NULL) {
         dc_free(ids);
         return -ENOMEM;
     }
@@ -76,8 +71,6 @@ static void free_buffers(struct cons_lcore *l)
 {
     dc_free(l->rx_block.ids);
     dc_free(l->out);
-    dc_free(l->body);
-    dc_free(l->frame);
     dc_free(l->rx);
     dc_free(l->positions_mem);
 }
@@ -105,7 +98,16 @@ int cons_lcore_init(struct cons_lcore *l, const struct cons_lcore_params *params
     if (rc != 0) {
         goto err_wake;
     }
+    rc = cons_transport_init(&l->net, l->p.port, l->p.self, l->p.count, l->p.addrs,
+                             l->p.addr_lens);
+    if (rc != 0) {
+        goto err_mail;
+    }
+    l->net_init = 1;
     return 0;
+err_mail:
+    cons_transport_fini(&l->net);
+    cons_mailbox_fini(&l->mail);
 err_wake:
     close(l->wake_fd);
     l->wake_fd = -1;
@@ -152,6 +154,9 @@ void cons_lcore_fini(struct cons_lcore *l)
 {
     cons_lcore_stop(l);
     cons_mailbox_fini(&l->mail);
+    if (l->net_init) {
+        cons_transport_fini(&l->net);
+    }
     if (l->wake_fd >= 0) {
         close(l->wake_fd);
     }
@@ -169,44 +174,9 @@ static void fail(struct cons_lcore *l, const char *what, int rc)
     kill(getpid(), SIGTERM);
 }
 
-/* One CONSENSUS record (l->body[0..body_len)) to one address. */
-static void send_body(struct cons_lcore *l, const struct sockaddr_storage *sa, socklen_t sa_len,
-                      size_t body_len)
-{
-    struct dp_wire_builder b;
-    dp_wire_builder_init(&b, l->frame, FRAME_MAX);
-    int rc = dp_wire_builder_add(&b, DP_WIRE_REC_CONSENSUS, l->body, (uint16_t)body_len);
-    DC_ASSERT(rc == 0);
-    size_t len = dp_wire_builder_finish(&b);
-    rc = dp_ctl_port_send(l->p.port, (const struct sockaddr *)sa, sa_len, l->frame, len);
-    if (rc != 0) {
-        l->send_errors++; /* UDP: consensus re-sends on its own (rebroadcast, sync) */
-    }
-}
-
-/* Encode `msg` into l->body: its length, or 0 (counted) when it does not fit a record. */
-static size_t encode_msg(struct cons_lcore *l, const struct cons_msg *msg)
-{
-    static struct dc_log_limit oversize_log;
-    size_t size = cons_msg_encoded_size(msg);
-    if (size == 0 || size > BODY_MAX) {
-        l->oversize_drops++;
-        DC_LOG_RATELIMIT(&oversize_log, DC_LOG_WARN, "consensus",
-                         "consensus message of kind %u is %zu bytes, more than a record "
-                         "holds: not sent", msg->kind, size);
-        return 0;
-    }
-    return cons_msg_encode(msg, l->body, BODY_MAX);
-}
-
 static void send_msg(struct cons_lcore *l, uint16_t to, const struct cons_msg *msg)
 {
-    size_t len = encode_msg(l, msg);
-    for (uint32_t i = 0; len > 0 && i < l->p.count; i++) {
-        if (i != l->p.self && (to == CONS_TO_ALL || to == i)) {
-            send_body(l, &l->p.addrs[i], l->p.addr_lens[i], len);
-        }
-    }
+    cons_transport_send(&l->net, to, msg, l->last_now);
 }
 
 /* A committed block, as a SYNC_BLOCK, to one follower. */
@@ -214,10 +184,7 @@ static void send_block_to(struct cons_lcore *l, const struct cons_lcore_follower
                           const struct cons_block *block, const struct cons_cert *cert)
 {
     struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK, .block = block, .cert = cert };
-    size_t len = encode_msg(l, &msg);
-    if (len > 0) {
-        send_body(l, &f->sa, f->len, len);
-    }
+    cons_transport_send_to(&l->net, &f->sa, f->len, &msg);
 }
 
 static void serve_sync(struct cons_lcore *l, const struct cons_action *a)
@@ -404,7 +371,7 @@ static void on_follow(struct cons_lcore *l, const struct dp_ctl_msg *rx, uint64_
         struct cons_followmsg reply = { .kind = CONS_FOLLOW_KIND_COOKIE };
         make_cookie(l, &rx->src, rx->src_len, now / CONS_LCORE_COOKIE_EPOCH_MS, reply.cookie);
         size_t len = cons_followmsg_encode(&reply, l->body);
-        send_body(l, &rx->src, rx->src_len, len);
+        cons_transport_send_body(&l->net, &rx->src, rx->src_len, l->body, len);
         l->follow_refused++;
         return;
     }
@@ -426,9 +393,14 @@ static uint32_t take_records(struct cons_lcore *l, uint64_t now)
             on_follow(l, l->rx, now);
             continue;
         }
+        const uint8_t *body;
+        size_t len;
+        int sender = cons_transport_sender(&l->net, l->rx);
+        if (!cons_transport_recv(&l->net, l->rx, sender, now, &body, &len)) {
+            continue; /* a part (or a request for parts), or refused */
+        }
         struct cons_msg msg;
-        if (cons_msg_decode(l->rx->body, l->rx->body_len, &msg, &l->rx_block, &l->rx_cert) !=
-            0) {
+        if (cons_msg_decode(body, len, &msg, &l->rx_block, &l->rx_cert) != 0) {
             l->bad_msgs++;
             continue;
         }
@@ -579,7 +551,9 @@ static uint64_t now_tick(struct cons_lcore *l)
 /* Nothing to do: sleep until the machine's deadline, a record, an id or a wake-up. */
 static void idle_wait(struct cons_lcore *l, uint64_t now)
 {
-    uint64_t wait_ms = l->next_tick > now ? l->next_tick - now : 0;
+    uint64_t due = cons_transport_next_due(&l->net);
+    uint64_t until = due < l->next_tick ? due : l->next_tick;
+    uint64_t wait_ms = until > now ? until - now : 0;
     if (wait_ms > CONS_LCORE_SLEEP_MS_MAX) {
         wait_ms = CONS_LCORE_SLEEP_MS_MAX;
     }
@@ -611,6 +585,9 @@ void cons_main_loop(struct cons_lcore *l)
         }
         uint32_t work = take_records(l, now);
         work += take_ids(l, now);
+        if (cons_transport_next_due(&l->net) <= now) {
+            cons_transport_poll(&l->net, now);
+        }
         work += (uint32_t)cons_mailbox_serve(&l->mail, answer, l);
         publish(l, now);
         if (work == 0) {

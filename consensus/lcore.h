@@ -38,6 +38,7 @@
 #include "consensus/machine.h"
 #include "consensus/mailbox.h"
 #include "consensus/posindex.h"
+#include "consensus/transport.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -100,8 +101,9 @@ struct cons_lcore {
     struct cons_actions *out;
     struct cons_block rx_block;    /* decode storage for received messages */
     struct cons_cert rx_cert;
-    uint8_t *body;                 /* one encoded consensus message */
-    uint8_t *frame;                /* one frame around it */
+    uint8_t body[64];              /* one small record (a follow cookie) */
+    struct cons_transport net;     /* messages whole or as parts */
+    int net_init;
     struct dp_ctl_msg *rx;         /* one received record */
     struct cons_posindex positions;
     void *positions_mem;
@@ -122,8 +124,7 @@ struct cons_lcore {
     uint64_t ids_refused;
     uint64_t ids_committed;
     uint64_t bad_msgs;
-    uint64_t send_errors;
-    uint64_t oversize_drops;
+
     uint64_t follow_refused;       /* FOLLOW without a valid cookie, or the table full */
 };
 

@@ -1,17 +1,21 @@
 /*
- * deliv: which channel a recently delivered message belonged to, by message id.
+ * deliv: the join between delivered messages and their final positions, by message id.
  *
  * A relay that follows the chain tells each subscriber where the messages of its channel
- * became final (FINAL records, docs/PROTOCOL.md). The commit names message ids only, so the
- * I/O thread remembers, for every message it delivered to at least one subscriber, the
- * message's target (channel or recipient key) under its id. The table is fixed at start-up:
- * 4-way buckets of one id tag, a time stamp and the target; a new entry takes an empty way
- * or the oldest one, so an entry lives as long as the delivery rate allows (at 30,000 msgs/s
- * and the default 2^18 entries, about 8 seconds, far more than the time to finality). An id
- * that has left the table gets no FINAL (the client can still ask GET /messages/{id}).
+ * became final (FINAL records, docs/PROTOCOL.md). A commit names message ids only, and it
+ * may reach the relay before or after the message itself (the message may still wait for its
+ * signature check here while the validators already ordered it). So the I/O thread keeps one
+ * table of recent ids, each entry either a delivered message with its target (channel or
+ * recipient key) or a final position whose message has not arrived yet; whichever half comes
+ * second completes the pair, and the caller sends the FINAL entry then.
  *
- * Tags are XXH3-64 of the id under a per-node random seed, so no one aims collisions at a
- * bucket. I/O thread only; init/fini on the main thread.
+ * The table is fixed at start-up: 4-way buckets of 64-byte entries; a new entry takes an
+ * empty way or the oldest, so an entry lives as long as the rate allows (at 30,000 msgs/s and
+ * 2^18 entries, about 8 seconds, far more than the time to finality). A pair whose first half
+ * has left the table gets no FINAL (the client can still ask GET /messages/{id}). Tags are
+ * XXH3-64 of the id under a per-node random seed, so no one aims collisions at a bucket.
+ *
+ * I/O thread only; init/fini on the main thread.
  */
 #ifndef DP_DELIV_H
 #define DP_DELIV_H
@@ -23,10 +27,16 @@
 #define DP_DELIV_WAYS 4
 #define DP_DELIV_ENTRIES_DEFAULT (1u << 18)
 
+enum dp_deliv_kind { DP_DELIV_EMPTY, DP_DELIV_DELIVERED, DP_DELIV_FINAL_WAITING };
+
 struct dp_deliv_entry {
-    uint64_t tag;                      /* 0: empty */
+    uint64_t tag;
     uint32_t stamp;                    /* insertion order, for the oldest-way choice */
-    uint8_t target[DP_WIRE_KEY_BYTES];
+    uint8_t kind;                      /* enum dp_deliv_kind */
+    uint8_t pad[3];
+    uint64_t height;                   /* FINAL_WAITING: the position */
+    uint32_t index;
+    uint8_t target[DP_WIRE_KEY_BYTES]; /* DELIVERED */
 };
 
 struct dp_deliv {
@@ -40,11 +50,18 @@ struct dp_deliv {
 /* `entries` (a power of two, >= DP_DELIV_WAYS). 0, -EINVAL or -ENOMEM. */
 int dp_deliv_init(struct dp_deliv *d, uint32_t entries);
 void dp_deliv_fini(struct dp_deliv *d);
-/* Remember that message `id` went to subscribers of `target`. */
-void dp_deliv_note(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES],
-                   const uint8_t target[DP_WIRE_KEY_BYTES]);
-/* The target of a remembered message: 1 with `target_out` set, or 0. */
-int dp_deliv_find(const struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES],
-                  const uint8_t **target_out);
+/*
+ * Message `id` was delivered to subscribers of `target`. 1 when its final position was
+ * waiting (then *height_out / *index_out are set and the caller sends the FINAL), else 0.
+ */
+int dp_deliv_note(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES],
+                  const uint8_t target[DP_WIRE_KEY_BYTES], uint64_t *height_out,
+                  uint32_t *index_out);
+/*
+ * Message `id` became final at (height, index). 1 with `*target_out` when it was delivered
+ * (the caller sends the FINAL); else 0 and the position waits for the message.
+ */
+int dp_deliv_final(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES], uint64_t height,
+                   uint32_t index, const uint8_t **target_out);
 
 #endif

@@ -102,6 +102,23 @@ static void flush_ids(struct dp_io *io)
     io->ids_count = 0;
 }
 
+/* A message whose final position came first (it waited in the deliv table): tell it now. */
+static void final_late(struct dp_io *io, const uint8_t *id, const uint8_t *target)
+{
+    uint64_t height;
+    uint32_t index;
+    if (!dp_deliv_note(&io->deliv, id, target, &height, &index)) {
+        return;
+    }
+    const struct dp_io_final_block *fb = &io->final_blocks[height % DP_IO_FINAL_BLOCKS];
+    if (fb->height != height) {
+        return; /* the block is too old to name here; GET /messages/{id} still knows */
+    }
+    struct dp_fanout_final_entry e = { .index = index, .id = id, .target = target };
+    dp_fanout_final(&io->fanout, height, fb->hash, &e, 1);
+    dp_stats_add(io->stats, DP_STAT_FINAL_IDS, 1);
+}
+
 /*
  * A message this node accepted: fan it out; on a validator queue its id for ordering, on a
  * chain follower remember its target for the FINAL records to come.
@@ -115,7 +132,7 @@ static void accept_msg(struct dp_io *io, const struct dp_wire_msg *msg, int src_
     uint8_t *id = io->ids[io->ids_count];
     dp_wire_msg_id(msg, id);
     if (io->finals != NULL) {
-        dp_deliv_note(&io->deliv, id, msg->target);
+        final_late(io, id, msg->target);
     }
     if (io->cons_ids != NULL && ++io->ids_count == DP_IO_IDS_BATCH) {
         flush_ids(io);
@@ -132,11 +149,14 @@ static uint32_t drain_finals(struct dp_io *io)
     for (uint32_t i = 0; i < n; i++) {
         const struct dp_final_item *it = &items[i];
         const uint8_t *target;
-        if (dp_deliv_find(&io->deliv, it->id, &target)) {
+        struct dp_io_final_block *fb = &io->final_blocks[it->height % DP_IO_FINAL_BLOCKS];
+        fb->height = it->height;
+        memcpy(fb->hash, it->block_hash, DP_WIRE_HASH_BYTES);
+        if (dp_deliv_final(&io->deliv, it->id, it->height, it->index, &target)) {
             entries[count++] = (struct dp_fanout_final_entry){ .index = it->index,
                                                                .id = it->id, .target = target };
         } else {
-            dp_stats_add(io->stats, DP_STAT_FINAL_NOT_DELIVERED, 1);
+            dp_stats_add(io->stats, DP_STAT_FINAL_WAITING, 1);
         }
         /* one call per block: the entries of one call share height and hash */
         if (count > 0 && (i + 1 == n || items[i + 1].height != it->height)) {

@@ -38,6 +38,13 @@
 #define DP_IO_PENDING_MAX 1024
 #define DP_IO_IDS_BATCH 64
 #define DP_IO_FINALS_BATCH 256
+#define DP_IO_FINAL_BLOCKS 256 /* heights whose hash a late message can still be told */
+
+/* The hash of a recent final block, for messages that arrive after their position. */
+struct dp_io_final_block {
+    uint64_t height;
+    uint8_t hash[DP_WIRE_HASH_BYTES];
+};
 
 /* One message that became final, as a chain follower tells the I/O thread (idring items). */
 struct dp_final_item {
@@ -67,7 +74,8 @@ struct dp_io {
     uint8_t ids[DP_IO_IDS_BATCH][DP_IDRING_ID_BYTES]; /* ids waiting for one burst push */
     uint32_t ids_count;
     struct dp_idring *finals;        /* chain follower -> I/O thread; NULL: not following */
-    struct dp_deliv deliv;           /* with finals: id -> target of delivered messages */
+    struct dp_deliv deliv;           /* with finals: delivered messages x final positions */
+    struct dp_io_final_block final_blocks[DP_IO_FINAL_BLOCKS]; /* by height % size */
     int skip_verify;
     int busy_poll;
     const _Atomic int *stop;

@@ -35,8 +35,8 @@ static const struct {
     [DP_STAT_CONS_IDS] = { "cons_ids", "verified message ids handed to consensus" },
     [DP_STAT_FINAL_IDS] = { "final_ids", "final positions of delivered messages told to "
                                          "subscribers" },
-    [DP_STAT_FINAL_NOT_DELIVERED] = { "final_not_delivered",
-                                      "final message ids this relay delivered to nobody" },
+    [DP_STAT_FINAL_WAITING] = { "final_waiting",
+                                "final positions that came before their message (held)" },
     [DP_STAT_DROP_POOL] = { "drop_pool", "messages dropped: no free buffer" },
     [DP_STAT_DROP_TX] = { "drop_tx", "records not sent (send error or no send buffer)" },
     [DP_STAT_DROP_SUB_FULL] = { "drop_sub_full", "subscribes refused: table full" },

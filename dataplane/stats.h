@@ -54,7 +54,7 @@ enum dp_stat {
     DP_STAT_TX_SENDS,           /* send operations (one GSO send carries many datagrams) */
     DP_STAT_CONS_IDS,           /* verified message ids handed to consensus (validators) */
     DP_STAT_FINAL_IDS,          /* final positions sent to subscribers (chain followers) */
-    DP_STAT_FINAL_NOT_DELIVERED, /* final ids this relay delivered to nobody (or forgot) */
+    DP_STAT_FINAL_WAITING,      /* final positions that came before their message (held) */
     DP_STAT_RX_KERNEL_DROPS,    /* gauge: datagrams the kernel dropped, socket queue full */
     DP_STAT_SUBSCRIBERS,        /* gauge */
     DP_STAT_PEERS,              /* gauge */

@@ -35,6 +35,8 @@ void eng_node_config_defaults(struct eng_node_config *cfg)
     cfg->stats_interval_s = ENG_NODE_STATS_INTERVAL_S_DEFAULT;
     cfg->peer_check_interval_s = ENG_NODE_PEER_CHECK_S_DEFAULT;
     cfg->log_level = DC_LOG_INFO;
+    cfg->block_ids_max = ENG_NODE_BLOCK_IDS_MAX_DEFAULT;
+    cfg->empty_block_interval_ms = ENG_NODE_EMPTY_BLOCK_INTERVAL_MS_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -187,6 +189,8 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     copy_text(cfg->key_file, sizeof(cfg->key_file), c->node.key_file);
     copy_text(cfg->data_dir, sizeof(cfg->data_dir), c->node.data_dir);
     copy_text(cfg->genesis_file, sizeof(cfg->genesis_file), c->consensus.genesis);
+    cfg->block_ids_max = (uint32_t)c->consensus.block_ids_max;
+    cfg->empty_block_interval_ms = (uint32_t)c->consensus.empty_block_interval_ms;
     cfg->log_level = (enum dc_log_level)c->node.log_level;
     cfg->stats_interval_s = (uint32_t)c->node.stats_interval_s;
     if (c->network.listen_addrs.count == 0) {

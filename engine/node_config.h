@@ -32,6 +32,8 @@
 #define ENG_NODE_RPC_DEFAULT "127.0.0.1:7070"
 #define ENG_NODE_DATA_DIR_DEFAULT "./dchat-data"
 #define ENG_NODE_PEER_CHECK_S_DEFAULT 30
+#define ENG_NODE_BLOCK_IDS_MAX_DEFAULT 4096u
+#define ENG_NODE_EMPTY_BLOCK_INTERVAL_MS_DEFAULT 1000u
 #define ENG_NODE_SUB_EXPIRY_S_DEFAULT 30
 #define ENG_NODE_SUBSCRIBERS_MAX_DEFAULT 1024
 #define ENG_NODE_DEDUP_ENTRIES_DEFAULT (1u << 20)
@@ -62,6 +64,8 @@ struct eng_node_config {
     char key_file[ENG_NODE_PATH_MAX];    /* empty: a fresh key for this run only */
     char data_dir[ENG_NODE_PATH_MAX];
     char genesis_file[ENG_NODE_PATH_MAX]; /* --genesis; empty: DATA_DIR/genesis.toml */
+    uint32_t block_ids_max;        /* [consensus] block_ids_max */
+    uint32_t empty_block_interval_ms; /* [consensus] empty_block_interval_ms */
 
     /* dataplane */
     struct eng_node_addr listen;

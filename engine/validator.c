@@ -33,9 +33,8 @@
 #define TIMEOUT_DELTA_MS 500
 #define REBROADCAST_MS 2000
 #define SYNC_RETRY_MS 1000
-#define MEMPOOL_IDS_MAX 65536u
+#define MEMPOOL_IDS_MAX 131072u        /* seconds of traffic at the relays' rate */
 #define RECENT_IDS_MAX 262144u
-#define BODY_MAX DP_CTL_BODY_BYTES_MAX
 
 struct val_peer {
     struct sockaddr_storage sa;
@@ -56,16 +55,6 @@ struct eng_validator_state {
 };
 
 /* ---- opening ---- */
-
-/* Ids per block such that a proposal and a sync block (with its certificate) fit a record. */
-static int32_t block_ids_fit(uint32_t validators)
-{
-    int32_t cert = 8 + 4 + CONS_HASH_BYTES + 2 + (int32_t)(validators * CONS_CERT_SIG_BYTES);
-    int32_t extra = cert > CONS_PROPOSAL_BYTES ? cert : CONS_PROPOSAL_BYTES;
-    int32_t room = (int32_t)BODY_MAX - 16 - (int32_t)CONS_HEADER_BYTES_MAX - extra;
-    int32_t ids = room / CONS_ID_BYTES;
-    return ids > 64 ? 64 : ids;
-}
 
 static int find_self(struct eng_validator_state *s, const struct eng_key *key, char *err,
                      size_t err_size)
@@ -123,18 +112,19 @@ static int remember_recent(struct eng_validator_state *s, uint32_t ids_per_block
     return 0;
 }
 
-static int make_machine(struct eng_validator_state *s, const struct eng_key *key,
-                        int32_t ids_max)
+static int make_machine(struct eng_validator_state *s, const struct eng_node_config *node,
+                        const struct eng_key *key)
 {
+    uint32_t ids_max = node->block_ids_max;
     struct cons_config cfg = {
         .valset = &s->dd.valset, .chain_id = s->dd.genesis.chain_id, .self = s->self,
         .timeout_propose_ticks = TIMEOUT_PROPOSE_MS,
         .timeout_prevote_ticks = TIMEOUT_VOTE_MS,
         .timeout_precommit_ticks = TIMEOUT_VOTE_MS,
         .timeout_delta_ticks = TIMEOUT_DELTA_MS,
-        .empty_block_interval_ticks = ENG_VALIDATOR_BLOCK_INTERVAL_MS,
+        .empty_block_interval_ticks = node->empty_block_interval_ms,
         .rebroadcast_ticks = REBROADCAST_MS, .sync_retry_ticks = SYNC_RETRY_MS,
-        .block_ids_max = (uint32_t)ids_max, .mempool_ids_max = MEMPOOL_IDS_MAX,
+        .block_ids_max = ids_max, .mempool_ids_max = MEMPOOL_IDS_MAX,
         .recent_ids_max = RECENT_IDS_MAX,
     };
     memcpy(cfg.secret_key, key->sk, CONS_SK_BYTES);
@@ -149,7 +139,7 @@ static int make_machine(struct eng_validator_state *s, const struct eng_key *key
         rc = cons_datadir_resume(&s->dd, s->m);
     }
     if (rc == 0) {
-        rc = remember_recent(s, (uint32_t)ids_max);
+        rc = remember_recent(s, ids_max);
     }
     return rc;
 }
@@ -167,14 +157,8 @@ static int open_state(struct eng_validator_state *s, const struct eng_node_confi
     if (rc == 0) {
         rc = resolve_peers(s, err, err_size);
     }
-    int32_t ids_max = block_ids_fit(s->dd.genesis.count);
-    if (rc == 0 && ids_max < 1) {
-        snprintf(err, err_size, "genesis: %u validators: a certificate does not fit one "
-                                "datagram next to a block", s->dd.genesis.count);
-        rc = DC_ECONFIG;
-    }
     if (rc == 0) {
-        rc = make_machine(s, key, ids_max);
+        rc = make_machine(s, cfg, key);
         if (rc != 0) {
             snprintf(err, err_size, "%s: cannot resume the chain: %s", cfg->data_dir,
                      dc_strerror(rc));
@@ -324,11 +308,13 @@ void eng_validator_close(struct eng_validator *v)
         const struct cons_lcore *l = &s->lcore;
         DC_INFO("validator", "stopped at height %llu: %llu message ids ordered, %llu queued, "
                              "%llu refused (full or repeated); %llu undecodable consensus "
-                             "messages, %llu send errors, %llu oversize",
+                             "messages, %llu send errors, %llu too big, %llu parts sent",
                 (unsigned long long)cons_datadir_height(&s->dd),
                 (unsigned long long)l->ids_committed, (unsigned long long)l->ids_received,
                 (unsigned long long)l->ids_refused, (unsigned long long)l->bad_msgs,
-                (unsigned long long)l->send_errors, (unsigned long long)l->oversize_drops);
+                (unsigned long long)l->net.stats.send_errors,
+                (unsigned long long)l->net.stats.too_big,
+                (unsigned long long)l->net.stats.parts_sent);
         cons_lcore_fini(&s->lcore);
     }
     if (s->dd_open) {

@@ -12,8 +12,10 @@
  *
  * The genesis is --genesis FILE or DATA_DIR/genesis.toml; a key that is not in it is refused
  * at open. Messages go to the other validators' genesis addresses as one-record frames from
- * the node's UDP socket. Blocks are committed even when empty, about every
- * ENG_VALIDATOR_BLOCK_INTERVAL_MS (the commit wait), so a live chain is visible.
+ * the node's UDP socket (a message larger than one record as numbered parts). A proposer
+ * proposes as soon as the previous height is committed and it has ids to order, up to
+ * [consensus] block_ids_max of them; with nothing to order it sends an empty block every
+ * [consensus] empty_block_interval_ms, so a live chain is visible.
  *
  * Threads: all four functions on the main thread: open before the dataplane is set up (it
  * decides whether the dataplane feeds consensus), start after the dataplane and the control
@@ -32,7 +34,6 @@ struct eng_node_config;     /* engine/node_config.h */
 struct dp_relay;            /* dataplane/relay.h */
 struct eng_validator_state; /* engine/validator.c */
 
-#define ENG_VALIDATOR_BLOCK_INTERVAL_MS 1000u /* commit wait: at most one block per this */
 #define ENG_VALIDATOR_QUERY_MS 2000u          /* an RPC question waits this long at most */
 
 struct eng_validator {
