@@ -7,8 +7,9 @@
 #   testnet (default): `dchat testnet`, the seed's single-server network: 4 validators running
 #     consensus (RPC 7070..7073, curl localhost:7070/chain/status) and 4 relays (RPC
 #     7080..7083) that gossip to each other and to the validators. bench -> relay 1, subscriber
-#     at relay 4; afterwards the chain status of every node (same height and hash) and how many
-#     of the messages the validators ordered into blocks. DCHAT_RUN_RPC_PORT moves the RPC
+#     at relay 4, which follows the chain and tells the subscriber where each message became
+#     final (dchat-bench --finality: final, final_per_s, finality_us); afterwards the chain
+#     status of every node (same height and hash) and how many message ids are ordered. DCHAT_RUN_RPC_PORT moves the RPC
 #     ports (default 7070); UDP: validators BASE..BASE+3, relays BASE+10..BASE+13.
 #   relays: the relay-only line, as before:
 #     bench -> r0 -- r1 -- r2 -- r3 -> subscriber        (127.0.0.1, ports BASE..BASE+3)
@@ -78,15 +79,19 @@ run_testnet() {
     for i in 0 1 2 3; do nodes+="127.0.0.1:$((rpc + 10 + i)),"; done
     echo "run.sh: testnet up (4 validators, 4 relays); sending $messages messages to relay 1" \
         "(127.0.0.1:$((base + 10))), subscriber at relay 4" >&2
+    # --finality: relay 4 follows the chain and tells the subscriber where each message
+    # became final (FINAL records); the bench reports final, final_per_s and finality_us
     "$bench" --target "127.0.0.1:$((base + 10))" --subscribe "127.0.0.1:$((base + 13))" \
-        --messages "$messages" "${pace[@]}" --warmup-ms 30000 || die "dchat-bench failed"
+        --messages "$messages" "${pace[@]}" --warmup-ms 30000 --finality ||
+        die "dchat-bench failed"
     sleep 2 # one more block
     echo "run.sh: chain status of every node:" >&2
     "$bin" status --nodes "${nodes%,}" || die "the nodes do not agree (or one is down)"
-    for i in 1 2 3 4; do
-        p=$(grep -Eo 'committed height [0-9]+ with [0-9]+ message ids .* received\)' \
-            "$tmp/testnet/logs/validator-$i.log" | tail -n 1 || true)
-        echo "run.sh: validator $i: last block with messages: ${p:-none yet}" >&2
+    for i in 0 1 2 3 10 11 12 13; do
+        p=$(curl -s --max-time 2 "http://127.0.0.1:$((rpc + i))/chain/status" |
+            jq -r '"\(.role) at height \(.height): \(.messages_ordered) message ids ordered"' \
+            2>/dev/null || true)
+        echo "run.sh: 127.0.0.1:$((rpc + i)): ${p:-no answer}" >&2
     done
     kill -TERM "${pids[0]}"
     wait "${pids[0]}" || die "dchat testnet did not stop cleanly"

@@ -7,8 +7,10 @@
 #      gossip, and blocks with message ids are committed (when the bench is given as $1)
 #   the chain API: the first block with ids (GET /chain/blocks/H) is the same on every
 #      validator, each of its ids is final at (H, index) on every validator (GET /messages/ID),
-#      an id nobody sent is unknown, malformed ids and heights are 400, a future height 404,
-#      and a relay (which holds no chain) answers 503
+#      and on relays 1 and 4 (which follow the chain), an id nobody sent is unknown, malformed
+#      ids and heights are 400, a future height 404, and a relay (which keeps positions, not
+#      blocks) answers /chain/blocks with 503
+#   the bench's 90 messages are all reported final to the subscriber at relay 4 (FINAL)
 #   validator 4 killed (SIGKILL, by PID) -> validators 1-3 keep committing and agree (3 of 4),
 #      and report 3 online validators; messages still propagate through the relays and are
 #      still ordered into blocks
@@ -133,9 +135,17 @@ done
 # 2b. user messages end up in blocks: relay 1 gossips them to the validators, whose dataplane
 # verifies them and hands them to the validator's mempool
 if [[ -n $bench ]]; then
+  # --finality: relay 4 follows the chain (the testnet gives relays the genesis) and tells the
+  # subscriber where each message became final; the wait ends as soon as all are final
   "$bench" --target "127.0.0.1:$((base + 10))" --subscribe "127.0.0.1:$((base + 13))" \
-    --messages 90 --rate 300 --window 100 --warmup-ms 30000 --no-baseline \
-    >"$tmp/bench.out" 2>&1 || fail "dchat-bench failed: $(tail -n 3 "$tmp/bench.out")"
+    --messages 90 --rate 300 --window 100 --warmup-ms 30000 --no-baseline --finality \
+    --final-wait-ms 30000 --json >"$tmp/bench.out" 2>"$tmp/bench.err" ||
+    fail "dchat-bench failed: $(tail -n 3 "$tmp/bench.err")"
+  tail -n 1 "$tmp/bench.out" | jq -e '.delivered == 90 and .final == 90 and .not_final == 0 and
+    .final_conflicts == 0 and .duplicates == 0' >/dev/null ||
+    fail "not every message was reported final once: $(tail -n 1 "$tmp/bench.out")"
+  echo "90 messages delivered at relay 4 and reported final (FINAL records):" \
+    "$(tail -n 1 "$tmp/bench.out" | jq -c '.finality_us')"
   deadline=$((SECONDS + 60))
   until grep -Eq 'committed height [0-9]+ with [1-9][0-9]* message ids' \
       "$tn"/logs/validator-1.log; do
@@ -179,9 +189,14 @@ if [[ -n $bench ]]; then
   [[ $(v_get 1 /messages/xyz) == 400 ]] || fail "a malformed id is not refused with 400"
   [[ $(v_get 1 /chain/blocks/0) == 400 ]] || fail "height 0 is not refused with 400"
   [[ $(v_get 1 /chain/blocks/99999999) == 404 ]] || fail "a future height is not 404"
+  for r in 0 3; do # relays follow the chain: the same positions
+    curl -s --max-time 5 "http://127.0.0.1:$((base + 30 + r))/messages/${ids[0]}" |
+      jq -e --argjson h "$found" '.status == "final" and .height == $h and .index == 0' \
+      >/dev/null || fail "relay $((r + 1)) does not report ${ids[0]} final at ($found, 0)"
+  done
   code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' \
-    "http://127.0.0.1:$((base + 30))/messages/${ids[0]}")
-  [[ $code == 503 ]] || fail "a relay answered /messages with $code, not 503"
+    "http://127.0.0.1:$((base + 30))/chain/blocks/$found")
+  [[ $code == 503 ]] || fail "a relay answered /chain/blocks with $code, not 503"
   ordered1=$(curl -s --max-time 2 "http://$(rpc 1)/chain/status" | jq '.messages_ordered')
   ((ordered1 >= ${#ids[@]})) || fail "messages_ordered is $ordered1"
   echo "chain API: block $found holds ${#ids[@]} ids, final at the same positions on 4" \
