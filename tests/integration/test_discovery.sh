@@ -95,6 +95,10 @@ peers 1 | jq -e '[.peers[] | .latency_ms | numbers] | length == 3' >/dev/null ||
 # Node 2 dies. The RPC must show it (polled with a generous deadline, since every poll costs
 # curl and jq runs on a loaded machine); the 4 x interval bound is checked against the time
 # each node logged the disconnection, which polling overhead cannot blur.
+# The peers file is rewritten at most every 500 ms: node2 is killed only once its file holds
+# the three peers it knows, or the restart below would test a file saved before it knew them.
+saved_three() { [[ $(grep -cvE '^(#|seq )' "$tmp/data2/peers" 2>/dev/null) -ge 3 ]]; }
+wait_for 10000 "node2 saves its three peers" saved_three
 kill_ms=$(now_ms)
 kill -9 "${pid[2]}"
 { wait "${pid[2]}"; } 2>/dev/null || true
