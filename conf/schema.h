@@ -82,6 +82,8 @@ enum conf_key_id {
     CONF_KEY_CONSENSUS_GENESIS,
     CONF_KEY_CONSENSUS_BLOCK_IDS_MAX,
     CONF_KEY_CONSENSUS_EMPTY_BLOCK_INTERVAL_MS,
+    CONF_KEY_CONSENSUS_TIMEOUT_PROPOSE_MS,
+    CONF_KEY_CONSENSUS_TIMEOUT_VOTE_MS,
     CONF_KEY_RELAY_RELAY_ADDRESSES,
     CONF_KEY_RELAY_PEER_CHECK_INTERVAL,
     CONF_KEY_RELAY_SUB_EXPIRY_S,
@@ -141,6 +143,8 @@ struct conf_node {
         char genesis[CONF_STRING_BYTES]; /* "" = DATA_DIR/genesis.toml */
         int64_t block_ids_max;        /* message ids a proposer puts in one block */
         int64_t empty_block_interval_ms; /* heartbeat: an empty block after this idle time */
+        int64_t timeout_propose_ms;   /* round 0: wait this long for a proposal */
+        int64_t timeout_vote_ms;      /* round 0: wait this long after a quorum of mixed votes */
     } consensus;
     struct {
         struct conf_addr_list relay_addresses;

@@ -506,9 +506,13 @@ static void start_round(struct cons_machine *m, uint32_t round)
     if (cons_proposer(m->cfg.valset->count, m->height, round) != m->cfg.self) {
         /* After a commit an honest proposer with nothing to order waits up to the heartbeat
          * interval before it proposes (below): the propose timeout starts after that, or an
-         * idle chain would prevote nil in every round 0 and commit only in round 1. */
-        arm(m, &m->timer_propose, m->cfg.timeout_propose_ticks +
-                                      (m->after_commit ? m->cfg.empty_block_interval_ticks : 0));
+         * idle chain would prevote nil in every round 0 and commit only in round 1. Ids are
+         * gossiped to every validator: when we hold some, so does an honest proposer, which
+         * proposes at once; then the plain timeout applies and a dead proposer costs no more
+         * than that. */
+        int idle = m->after_commit && cons_mempool_pending(&m->mempool) == 0;
+        arm(m, &m->timer_propose,
+            m->cfg.timeout_propose_ticks + (idle ? m->cfg.empty_block_interval_ticks : 0));
     } else if (m->after_commit && cons_mempool_pending(&m->mempool) == 0) {
         arm(m, &m->timer_empty_block, m->cfg.empty_block_interval_ticks);
     } else {

@@ -37,6 +37,8 @@ void eng_node_config_defaults(struct eng_node_config *cfg)
     cfg->log_level = DC_LOG_INFO;
     cfg->block_ids_max = ENG_NODE_BLOCK_IDS_MAX_DEFAULT;
     cfg->empty_block_interval_ms = ENG_NODE_EMPTY_BLOCK_INTERVAL_MS_DEFAULT;
+    cfg->timeout_propose_ms = ENG_NODE_TIMEOUT_PROPOSE_MS_DEFAULT;
+    cfg->timeout_vote_ms = ENG_NODE_TIMEOUT_VOTE_MS_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -191,6 +193,8 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     copy_text(cfg->genesis_file, sizeof(cfg->genesis_file), c->consensus.genesis);
     cfg->block_ids_max = (uint32_t)c->consensus.block_ids_max;
     cfg->empty_block_interval_ms = (uint32_t)c->consensus.empty_block_interval_ms;
+    cfg->timeout_propose_ms = (uint32_t)c->consensus.timeout_propose_ms;
+    cfg->timeout_vote_ms = (uint32_t)c->consensus.timeout_vote_ms;
     cfg->log_level = (enum dc_log_level)c->node.log_level;
     cfg->stats_interval_s = (uint32_t)c->node.stats_interval_s;
     if (c->network.listen_addrs.count == 0) {

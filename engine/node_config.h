@@ -34,6 +34,8 @@
 #define ENG_NODE_PEER_CHECK_S_DEFAULT 30
 #define ENG_NODE_BLOCK_IDS_MAX_DEFAULT 4096u
 #define ENG_NODE_EMPTY_BLOCK_INTERVAL_MS_DEFAULT 1000u
+#define ENG_NODE_TIMEOUT_PROPOSE_MS_DEFAULT 1000u
+#define ENG_NODE_TIMEOUT_VOTE_MS_DEFAULT 500u
 #define ENG_NODE_SUB_EXPIRY_S_DEFAULT 30
 #define ENG_NODE_SUBSCRIBERS_MAX_DEFAULT 1024
 #define ENG_NODE_DEDUP_ENTRIES_DEFAULT (1u << 20)
@@ -66,6 +68,8 @@ struct eng_node_config {
     char genesis_file[ENG_NODE_PATH_MAX]; /* --genesis; empty: DATA_DIR/genesis.toml */
     uint32_t block_ids_max;        /* [consensus] block_ids_max */
     uint32_t empty_block_interval_ms; /* [consensus] empty_block_interval_ms */
+    uint32_t timeout_propose_ms;   /* [consensus] timeout_propose_ms */
+    uint32_t timeout_vote_ms;      /* [consensus] timeout_vote_ms */
 
     /* dataplane */
     struct eng_node_addr listen;

@@ -24,13 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/*
- * Round-0 timeouts in milliseconds (the consensus thread's tick): loopback and LAN answer in
- * far less, and they grow by TIMEOUT_DELTA_MS a round when the network is slower.
- */
-#define TIMEOUT_PROPOSE_MS 2000
-#define TIMEOUT_VOTE_MS 1000
-#define TIMEOUT_DELTA_MS 500
+/* Ticks are milliseconds (the consensus thread's clock); timeouts come from [consensus]. */
 #define REBROADCAST_MS 2000
 #define SYNC_RETRY_MS 1000
 #define MEMPOOL_IDS_MAX 131072u        /* seconds of traffic at the relays' rate */
@@ -118,10 +112,10 @@ static int make_machine(struct eng_validator_state *s, const struct eng_node_con
     uint32_t ids_max = node->block_ids_max;
     struct cons_config cfg = {
         .valset = &s->dd.valset, .chain_id = s->dd.genesis.chain_id, .self = s->self,
-        .timeout_propose_ticks = TIMEOUT_PROPOSE_MS,
-        .timeout_prevote_ticks = TIMEOUT_VOTE_MS,
-        .timeout_precommit_ticks = TIMEOUT_VOTE_MS,
-        .timeout_delta_ticks = TIMEOUT_DELTA_MS,
+        .timeout_propose_ticks = node->timeout_propose_ms,
+        .timeout_prevote_ticks = node->timeout_vote_ms,
+        .timeout_precommit_ticks = node->timeout_vote_ms,
+        .timeout_delta_ticks = node->timeout_vote_ms / 2 > 0 ? node->timeout_vote_ms / 2 : 1,
         .empty_block_interval_ticks = node->empty_block_interval_ms,
         .rebroadcast_ticks = REBROADCAST_MS, .sync_retry_ticks = SYNC_RETRY_MS,
         .block_ids_max = ids_max, .mempool_ids_max = MEMPOOL_IDS_MAX,

@@ -711,3 +711,19 @@ Test(machine, others_allow_the_heartbeat_before_timing_out_round_0)
     tick_to(now + 12);
     cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 1, NULL), 0);
 }
+
+Test(machine, others_holding_ids_time_out_round_0_without_the_heartbeat)
+{
+    /* We hold an id, so an honest proposer holds it too and proposes at once: a silent one
+     * is dead, and waiting the heartbeat on top of the timeout would only slow the chain. */
+    uint8_t id[CONS_ID_BYTES];
+    boot_at(4, INTERVAL, 1);
+    memset(id, 0x72, sizeof(id));
+    cr_assert_eq(cons_submit(&mach, id), 0);
+    commit_by_sync(4, 0x20, 5);
+    cr_assert_eq(mach.height, 5);
+    tick_to(5 + 10 - 1);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 0, NULL), -1);
+    tick_to(5 + 10);
+    cr_assert_eq(sent_vote(CONS_VOTE_PREVOTE, 0, NULL), 0, "the plain timeout_propose");
+}
