@@ -233,6 +233,7 @@ int cons_datadir_before_send(struct cons_datadir *dd)
     int rc = cons_wal_sync(&dd->wal);
     if (rc == 0) {
         dd->unsynced = 0;
+        dd->wal_syncs++;
         DC_ASSERT(cons_wal_synced_seq(&dd->wal) + 1 == cons_wal_next_seq(&dd->wal));
     }
     return rc;
@@ -244,6 +245,7 @@ int cons_datadir_commit(struct cons_datadir *dd, const struct cons_block *block,
     int rc = cons_store_append(&dd->store, block, cert);
     if (rc == 0) {
         rc = cons_store_sync(&dd->store);
+        dd->store_syncs += rc == 0;
     }
     if (rc == 0) {
         rc = cons_wal_reset(&dd->wal); /* the height is final in the store: its votes may go */

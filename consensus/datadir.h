@@ -50,6 +50,8 @@ struct cons_datadir {
     struct cons_cert cert;
     int unsynced;                          /* records persisted since the last sync */
     uint64_t wal_records_replayed;
+    uint64_t wal_syncs;                    /* vote WAL syncs before a send (group commits) */
+    uint64_t store_syncs;                  /* block store syncs, one per commit */
 };
 
 /*

@@ -310,6 +310,27 @@ static void publish(struct cons_follow *f, uint64_t now)
     }
 }
 
+/* The counters for /metrics: at most every CONS_FOLLOW_COUNTERS_MS, and only after a change. */
+static void publish_counters(struct cons_follow *f, uint64_t now)
+{
+    uint64_t last_ms = f->counters_ms; /* 0: never published */
+    if (f->p.publish_counters == NULL || now - last_ms < CONS_FOLLOW_COUNTERS_MS) {
+        return;
+    }
+    f->counters_ms = now;
+    struct cons_follow_counters c = {
+        .height = f->next_height - 1, .blocks_accepted = f->blocks_accepted,
+        .blocks_refused = f->blocks_refused, .blocks_out_of_order = f->blocks_out_of_order,
+        .finals_dropped = f->finals_dropped, .bad_msgs = f->bad_msgs,
+        .parts_in = f->frag->stats.parts_in, .parted_complete = f->frag->stats.msgs_complete,
+    };
+    if (last_ms != 0 && memcmp(&c, &f->counters, sizeof(c)) == 0) {
+        return;
+    }
+    f->counters = c;
+    f->p.publish_counters(f->p.publish_arg, &c);
+}
+
 void cons_follow_main_loop(struct cons_follow *f)
 {
     dc_alloc_seal();
@@ -325,6 +346,7 @@ void cons_follow_main_loop(struct cons_follow *f)
         }
         work += (uint32_t)cons_mailbox_serve(&f->mail, answer, f);
         publish(f, now);
+        publish_counters(f, now);
         if (work == 0) {
             uint64_t next = f->asked_ms + CONS_FOLLOW_ASK_MS;
             int wait_ms = next > now ? (int)(next - now) : 0;

@@ -12,7 +12,8 @@
  * For every accepted block the follower pushes one struct dp_final_item per message onto the
  * dataplane's finals ring and wakes the I/O thread, which tells the subscribers that got
  * those messages (FINAL records, docs/PROTOCOL.md); it remembers recent positions for
- * GET /messages/{id} (consensus/mailbox.h) and publishes the head for /chain/status.
+ * GET /messages/{id} (consensus/mailbox.h) and publishes the head for /chain/status, and its
+ * counters for /metrics (a copy, at most every CONS_FOLLOW_COUNTERS_MS, after a change).
  *
  * Threads: init/start/stop/fini on the main thread; cons_follow_main_loop() on the follower
  * thread; cons_follow_query_id() on any other thread.
@@ -39,6 +40,7 @@ struct cons_frag;   /* consensus/frag.h */
 
 #define CONS_FOLLOW_ASK_MS 1000u       /* FOLLOW to every validator this often */
 #define CONS_FOLLOW_RECORDS_PER_PASS 256u
+#define CONS_FOLLOW_COUNTERS_MS 100u   /* counters are published at most this often */
 
 struct cons_follow_view {
     uint64_t height;                   /* the last block accepted */
@@ -46,6 +48,18 @@ struct cons_follow_view {
     uint32_t validators;
     uint32_t online_validators;        /* validators whose blocks arrived recently */
     uint64_t messages_ordered;         /* ids in the blocks accepted since start */
+};
+
+/* The follower's counters as published: a copy, consistent at one moment. */
+struct cons_follow_counters {
+    uint64_t height;                   /* the last block accepted */
+    uint64_t blocks_accepted;
+    uint64_t blocks_refused;
+    uint64_t blocks_out_of_order;
+    uint64_t finals_dropped;
+    uint64_t bad_msgs;
+    uint64_t parts_in;                 /* blocks sent as parts: parts received */
+    uint64_t parted_complete;          /* ... and blocks reassembled from them */
 };
 
 struct cons_follow_params {
@@ -61,6 +75,8 @@ struct cons_follow_params {
     void *wake_io_arg;
     void (*publish)(void *arg, const struct cons_follow_view *view);
     void *publish_arg;
+    /* Counters (NULL: not published); called on the follower thread, with publish_arg. */
+    void (*publish_counters)(void *arg, const struct cons_follow_counters *counters);
 };
 
 struct cons_follow_validator {
@@ -95,6 +111,8 @@ struct cons_follow {
     uint64_t blocks_out_of_order;      /* not the next height: asked again */
     uint64_t finals_dropped;           /* finals ring full */
     uint64_t bad_msgs;
+    struct cons_follow_counters counters; /* last published */
+    uint64_t counters_ms;
 };
 
 /* Main thread. 0, -ENOMEM or -errno. */

@@ -25,13 +25,41 @@
 
 
 _Static_assert(DP_IDRING_ID_BYTES == CONS_ID_BYTES, "ids are ids");
+_Static_assert(CONS_MSG_SYNC_BLOCK < CONS_LCORE_MSG_KINDS, "every message kind has a counter");
 
+/* A height takes ~1 s with an empty mempool (the heartbeat) and less under load. */
+const uint64_t cons_lcore_commit_bounds_us[CONS_LCORE_HISTO_BUCKETS] = {
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+    30000000,
+};
+/* fdatasync: microseconds on tmpfs or a drive with power-loss protection, ms on others. */
+const uint64_t cons_lcore_wal_sync_bounds_us[CONS_LCORE_HISTO_BUCKETS] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000,
+};
 
 static uint64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void histo_observe(struct cons_lcore_histo *h, const uint64_t *bounds_us, uint64_t us)
+{
+    uint32_t i = 0;
+    while (i < CONS_LCORE_HISTO_BUCKETS && us > bounds_us[i]) {
+        i++;
+    }
+    h->bucket[i]++;
+    h->count++;
+    h->sum_us += us;
 }
 
 static void wake(int fd)
@@ -185,6 +213,7 @@ static void send_block_to(struct cons_lcore *l, const struct cons_lcore_follower
 {
     struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK, .block = block, .cert = cert };
     cons_transport_send_to(&l->net, &f->sa, f->len, &msg);
+    l->follower_blocks++;
 }
 
 static void serve_sync(struct cons_lcore *l, const struct cons_action *a)
@@ -217,6 +246,14 @@ static void on_commit(struct cons_lcore *l, const struct cons_block *block,
         cons_posindex_add(&l->positions, block->ids[i], block->header.height, i);
     }
     l->ids_committed += ids;
+    /* Time the heights decided here; a block fetched by sync says nothing about our rounds. */
+    uint64_t applied = l->p.m->stats.sync_applied;
+    if (applied == l->sync_applied_seen) {
+        histo_observe(&l->commit_latency, cons_lcore_commit_bounds_us,
+                      (l->last_now - l->height_start_ms) * 1000u);
+    }
+    l->sync_applied_seen = applied;
+    l->height_start_ms = l->last_now;
     if (ids > 0) {
         DC_LOG_RATELIMIT(&commit_log, DC_LOG_INFO, "validator",
                          "committed height %llu with %u message ids (%llu ordered so far, "
@@ -224,6 +261,18 @@ static void on_commit(struct cons_lcore *l, const struct cons_block *block,
                          (unsigned long long)l->ids_committed,
                          (unsigned long long)l->ids_received);
     }
+}
+
+/* cons_datadir_before_send(), its syncs timed for /metrics. */
+static int before_send(struct cons_lcore *l)
+{
+    uint64_t syncs = l->p.dd->wal_syncs;
+    uint64_t start = mono_us();
+    int rc = cons_datadir_before_send(l->p.dd);
+    if (l->p.dd->wal_syncs != syncs) {
+        histo_observe(&l->wal_sync, cons_lcore_wal_sync_bounds_us, mono_us() - start);
+    }
+    return rc;
 }
 
 static int run_one(struct cons_lcore *l, const struct cons_action *a)
@@ -234,7 +283,7 @@ static int run_one(struct cons_lcore *l, const struct cons_action *a)
         rc = cons_datadir_persist(l->p.dd, &a->msg);
         break;
     case CONS_ACT_SEND:
-        rc = cons_datadir_before_send(l->p.dd);
+        rc = before_send(l);
         if (rc == 0) {
             send_msg(l, a->to, &a->msg);
         }
@@ -267,7 +316,7 @@ static void run_actions(struct cons_lcore *l)
         (void)run_one(l, &l->out->items[i]);
     }
     if (!l->failed) {
-        int rc = cons_datadir_before_send(l->p.dd);
+        int rc = before_send(l);
         if (rc != 0) {
             fail(l, "vote WAL sync", rc);
         }
@@ -404,6 +453,7 @@ static uint32_t take_records(struct cons_lcore *l, uint64_t now)
             l->bad_msgs++;
             continue;
         }
+        l->msgs_in[msg.kind < CONS_LCORE_MSG_KINDS ? msg.kind : 0]++;
         int rc = cons_on_message(l->p.m, &msg, l->out);
         int from = msg_sender(&msg);
         /* Only a message the machine accepted (signature checked) proves the sender is up. */
@@ -537,6 +587,44 @@ static void publish(struct cons_lcore *l, uint64_t now)
     }
 }
 
+/* The counters for /metrics: at most every CONS_LCORE_COUNTERS_MS, and only after a change. */
+static void publish_counters(struct cons_lcore *l, uint64_t now)
+{
+    uint64_t last_ms = l->counters_ms; /* 0: never published */
+    if (l->p.publish_counters == NULL || now - last_ms < CONS_LCORE_COUNTERS_MS) {
+        return;
+    }
+    l->counters_ms = now;
+    const struct cons_machine *m = l->p.m;
+    struct cons_lcore_counters c;
+    memset(&c, 0, sizeof(c)); /* padding too: the copies are compared with memcmp */
+    c.height = cons_datadir_height(l->p.dd);
+    c.round = m->round;
+    c.mempool_pending = cons_mempool_pending(&m->mempool);
+    for (uint32_t i = 0; i < CONS_LCORE_FOLLOWERS_MAX; i++) {
+        c.followers += l->followers[i].expires_ms > now;
+    }
+    c.messages_ordered = cons_datadir_ids_total(l->p.dd);
+    c.ids_received = l->ids_received;
+    c.ids_refused_full = m->mempool.full_refusals;
+    c.ids_refused_duplicate = l->ids_refused - c.ids_refused_full; /* the other refusal */
+    memcpy(c.msgs_in, l->msgs_in, sizeof(c.msgs_in));
+    c.bad_msgs = l->bad_msgs;
+    c.follow_refused = l->follow_refused;
+    c.follower_blocks = l->follower_blocks;
+    c.store_syncs = l->p.dd->store_syncs;
+    c.machine = m->stats;
+    c.transport = l->net.stats;
+    c.frag = l->net.frag.stats;
+    c.commit_latency = l->commit_latency;
+    c.wal_sync = l->wal_sync;
+    if (last_ms != 0 && memcmp(&c, &l->counters, sizeof(c)) == 0) {
+        return;
+    }
+    memcpy(&l->counters, &c, sizeof(c)); /* with its padding, for the next memcmp */
+    l->p.publish_counters(l->p.publish_arg, &c);
+}
+
 /* Monotonic milliseconds, never going back (the machine's ticks must not decrease). */
 static uint64_t now_tick(struct cons_lcore *l)
 {
@@ -572,6 +660,8 @@ static void idle_wait(struct cons_lcore *l, uint64_t now)
 void cons_main_loop(struct cons_lcore *l)
 {
     uint64_t now = now_tick(l);
+    l->height_start_ms = now;
+    l->sync_applied_seen = l->p.m->stats.sync_applied;
     cons_machine_begin(l->p.m, now, l->out);
     run_actions(l);
     publish(l, now);
@@ -590,6 +680,7 @@ void cons_main_loop(struct cons_lcore *l)
         }
         work += (uint32_t)cons_mailbox_serve(&l->mail, answer, l);
         publish(l, now);
+        publish_counters(l, now);
         if (work == 0) {
             idle_wait(l, now_tick(l));
         }

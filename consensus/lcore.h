@@ -16,7 +16,9 @@
  * Actions are carried out in the order datadir.h requires (persist, one sync before any
  * send, commit); a storage failure stops the node (SIGTERM to itself) rather than sign on.
  * After a change the thread publishes a view (height, hash, validators heard from, ids
- * ordered) through a callback that must not block for long (the RPC server's setter).
+ * ordered) through a callback that must not block for long (the RPC server's setter), and,
+ * at most every CONS_LCORE_COUNTERS_MS and only when one changed, a copy of its counters
+ * (struct cons_lcore_counters) through a second one: other threads never read them live.
  *
  * Other threads ask questions through a one-slot mailbox (consensus/mailbox.h):
  * cons_lcore_query_id() (status and final position of a message id) and
@@ -57,6 +59,20 @@ struct dp_idring;   /* dataplane/idring.h */
 #define CONS_LCORE_FOLLOWERS_MAX 64u     /* relays following this validator */
 #define CONS_LCORE_FOLLOW_EXPIRY_MS 30000u /* a follower that stops asking is dropped */
 #define CONS_LCORE_COOKIE_EPOCH_MS 30000u /* cookies are valid for this epoch and the last */
+#define CONS_LCORE_COUNTERS_MS 100u      /* counters are published at most this often */
+#define CONS_LCORE_MSG_KINDS 8u          /* counters by enum cons_msg_kind (0: unused) */
+#define CONS_LCORE_HISTO_BUCKETS 12u
+
+/* Upper bounds of the histograms' buckets, microseconds (the last bucket: +Inf). */
+extern const uint64_t cons_lcore_commit_bounds_us[CONS_LCORE_HISTO_BUCKETS];
+extern const uint64_t cons_lcore_wal_sync_bounds_us[CONS_LCORE_HISTO_BUCKETS];
+
+/* A fixed-bucket histogram that only the consensus thread writes (published by copy). */
+struct cons_lcore_histo {
+    uint64_t bucket[CONS_LCORE_HISTO_BUCKETS + 1]; /* not cumulative; last: +Inf */
+    uint64_t count;
+    uint64_t sum_us;
+};
 
 /* What the consensus thread publishes after every change. */
 struct cons_lcore_view {
@@ -68,6 +84,28 @@ struct cons_lcore_view {
     uint64_t ids_received;         /* verified ids taken into the mempool */
     uint64_t ids_refused;          /* already pending or committed, or the mempool full */
     uint32_t mempool_pending;
+};
+
+/* The consensus thread's counters as published: a copy, consistent at one moment. */
+struct cons_lcore_counters {
+    uint64_t height;
+    uint32_t round;                /* of the height being decided */
+    uint32_t mempool_pending;
+    uint32_t followers;            /* relays following now */
+    uint64_t messages_ordered;     /* ids in every committed block */
+    uint64_t ids_received;         /* verified ids taken into the mempool */
+    uint64_t ids_refused_duplicate; /* already pending or committed recently */
+    uint64_t ids_refused_full;     /* the mempool full (its full_refusals) */
+    uint64_t msgs_in[CONS_LCORE_MSG_KINDS]; /* decoded messages by kind */
+    uint64_t bad_msgs;             /* undecodable messages and follow requests */
+    uint64_t follow_refused;
+    uint64_t follower_blocks;      /* blocks sent to followers */
+    uint64_t store_syncs;          /* block store syncs (one per commit) */
+    struct cons_stats machine;
+    struct cons_transport_stats transport;
+    struct cons_frag_stats frag;
+    struct cons_lcore_histo commit_latency; /* start of a height to its commit, ms clock */
+    struct cons_lcore_histo wal_sync;       /* each vote WAL sync before a send */
 };
 
 struct cons_lcore_params {
@@ -82,6 +120,8 @@ struct cons_lcore_params {
     int core;                      /* pin the thread here; -1: no pinning */
     void (*publish)(void *arg, const struct cons_lcore_view *view);
     void *publish_arg;
+    /* Counters (NULL: not published); called on the consensus thread, with publish_arg. */
+    void (*publish_counters)(void *arg, const struct cons_lcore_counters *counters);
 };
 
 struct cons_lcore_peer {
@@ -126,6 +166,14 @@ struct cons_lcore {
     uint64_t bad_msgs;
 
     uint64_t follow_refused;       /* FOLLOW without a valid cookie, or the table full */
+    uint64_t msgs_in[CONS_LCORE_MSG_KINDS];
+    uint64_t follower_blocks;
+    uint64_t height_start_ms;      /* when the height being decided began here */
+    uint64_t sync_applied_seen;    /* the machine's sync_applied at the last commit */
+    struct cons_lcore_histo commit_latency;
+    struct cons_lcore_histo wal_sync;
+    struct cons_lcore_counters counters; /* last published */
+    uint64_t counters_ms;          /* when they were last looked at */
 };
 
 /* Main thread: allocates everything. 0 or -ENOMEM / -errno. */

@@ -1034,6 +1034,20 @@ void eng_ctl_set_chain(struct eng_ctl *ctl, const struct eng_rpc_chain *chain)
     }
 }
 
+void eng_ctl_set_consensus(struct eng_ctl *ctl, const struct eng_rpc_consensus *cons)
+{
+    if (ctl->state != NULL && ctl->state->rpc_started) {
+        eng_rpc_set_consensus(&ctl->state->rpc, cons);
+    }
+}
+
+void eng_ctl_set_follow(struct eng_ctl *ctl, const struct eng_rpc_follow *follow)
+{
+    if (ctl->state != NULL && ctl->state->rpc_started) {
+        eng_rpc_set_follow(&ctl->state->rpc, follow);
+    }
+}
+
 void eng_ctl_set_chain_source(struct eng_ctl *ctl, const struct eng_rpc_chain_source *src)
 {
     if (ctl->state != NULL && ctl->state->rpc_started) {

@@ -95,6 +95,9 @@ int eng_ctl_listen_addr(const struct eng_ctl *ctl, struct sockaddr_storage *out,
 void eng_ctl_peer_counts(const struct eng_ctl *ctl, uint32_t *connected, uint32_t *known);
 /* The consensus integration publishes the committed head here (served by /chain/status). */
 void eng_ctl_set_chain(struct eng_ctl *ctl, const struct eng_rpc_chain *chain);
+/* The consensus integration publishes its counters here (served by /metrics). Any thread. */
+void eng_ctl_set_consensus(struct eng_ctl *ctl, const struct eng_rpc_consensus *cons);
+void eng_ctl_set_follow(struct eng_ctl *ctl, const struct eng_rpc_follow *follow);
 /* The consensus integration answers the RPC server's chain questions (NULL: no more). */
 void eng_ctl_set_chain_source(struct eng_ctl *ctl, const struct eng_rpc_chain_source *src);
 

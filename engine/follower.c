@@ -103,6 +103,21 @@ static void publish_view(void *arg, const struct cons_follow_view *v)
     eng_ctl_set_chain(s->ctl, &c);
 }
 
+/* Follower thread, at most ~10 times a second: the counters go to /metrics (a copy). */
+static void publish_counters(void *arg, const struct cons_follow_counters *c)
+{
+    struct eng_follower_state *s = arg;
+    struct eng_rpc_follow r = { .has = 1, .height = c->height };
+    r.v[ENG_FOLLOW_STAT_BLOCKS_ACCEPTED] = c->blocks_accepted;
+    r.v[ENG_FOLLOW_STAT_BLOCKS_REFUSED] = c->blocks_refused;
+    r.v[ENG_FOLLOW_STAT_BLOCKS_OUT_OF_ORDER] = c->blocks_out_of_order;
+    r.v[ENG_FOLLOW_STAT_FINALS_DROPPED] = c->finals_dropped;
+    r.v[ENG_FOLLOW_STAT_BAD_MSGS] = c->bad_msgs;
+    r.v[ENG_FOLLOW_STAT_PARTS_IN] = c->parts_in;
+    r.v[ENG_FOLLOW_STAT_PARTED_COMPLETE] = c->parted_complete;
+    eng_ctl_set_follow(s->ctl, &r);
+}
+
 static int query_id(void *arg, const uint8_t id[ENG_RPC_ID_BYTES], struct eng_rpc_msg *out)
 {
     struct eng_follower_state *s = arg;
@@ -142,6 +157,7 @@ int eng_follower_start(struct eng_follower *f, struct eng_ctl *ctl, struct dp_re
     s->params.wake_io = wake_io;
     s->params.wake_io_arg = relay;
     s->params.publish = publish_view;
+    s->params.publish_counters = publish_counters;
     s->params.publish_arg = s;
     DC_ASSERT(s->params.port != NULL);
     DC_ASSERT(s->params.finals != NULL);

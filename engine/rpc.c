@@ -71,6 +71,19 @@ void eng_histo_observe_us(struct eng_histo *h, uint64_t us)
     atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
 }
 
+void eng_histo_load(struct eng_histo *h, const double *bounds, const uint64_t *buckets,
+                    uint64_t sum_us)
+{
+    uint64_t count = 0;
+    h->bounds = bounds;
+    for (int i = 0; i <= ENG_HISTO_BUCKETS; i++) {
+        atomic_store_explicit(&h->bucket[i], buckets[i], memory_order_relaxed);
+        count += buckets[i];
+    }
+    atomic_store_explicit(&h->count, count, memory_order_relaxed);
+    atomic_store_explicit(&h->sum_us, sum_us, memory_order_relaxed);
+}
+
 void eng_disc_stats_init(struct eng_disc_stats *s)
 {
     memset(s, 0, sizeof(*s));
@@ -313,6 +326,125 @@ static const char *const disc_names[ENG_DISC_STAT_COUNT][2] = {
     { "consensus_unhandled_total", "consensus records received with no consumer" },
 };
 
+/* One counter; rows of one family (the same name, labels apart) are adjacent. */
+struct stat_name {
+    const char *family;
+    const char *label; /* NULL: none */
+    const char *help;
+};
+
+static const struct stat_name cons_names[] = {
+    { "rounds_started_total", NULL, "consensus rounds entered" },
+    { "commits_total", NULL, "blocks committed (decided here or applied through sync)" },
+    { "messages_total", "kind=\"proposal\"", "consensus messages decoded, by kind" },
+    { "messages_total", "kind=\"vote\"", NULL },
+    { "messages_total", "kind=\"sync_request\"", NULL },
+    { "messages_total", "kind=\"sync_block\"", NULL },
+    { "messages_dropped_total", "reason=\"undecodable\"",
+      "consensus messages dropped, by reason" },
+    { "messages_dropped_total", "reason=\"malformed\"", NULL },
+    { "messages_dropped_total", "reason=\"member\"", NULL },
+    { "messages_dropped_total", "reason=\"signature\"", NULL },
+    { "messages_dropped_total", "reason=\"stale\"", NULL },
+    { "messages_dropped_total", "reason=\"future\"", NULL },
+    { "messages_dropped_total", "reason=\"duplicate\"", NULL },
+    { "equivocations_total", NULL, "second, different votes or proposals for one slot" },
+    { "invalid_proposals_total", NULL, "proposals prevoted nil because their block is invalid" },
+    { "sync_requests_total", NULL, "block sync requests sent" },
+    { "sync_applied_total", NULL, "blocks applied through sync" },
+    { "signs_total", NULL, "votes and proposals signed" },
+    { "verifies_total", NULL, "signatures verified" },
+    { "ids_received_total", NULL, "verified message ids taken into the mempool" },
+    { "ids_refused_total", "reason=\"duplicate\"",
+      "message ids refused by the mempool, by reason" },
+    { "ids_refused_total", "reason=\"mempool_full\"", NULL },
+    { "ids_ordered_total", NULL, "message ids in every committed block of the chain" },
+    { "block_store_syncs_total", NULL, "block store syncs (one per commit)" },
+    { "send_errors_total", NULL, "consensus datagrams that could not be sent" },
+    { "messages_too_big_total", NULL, "messages over the largest size: not sent" },
+    { "parts_sent_total", NULL, "message parts sent" },
+    { "parts_foreign_total", NULL, "parts refused: not from their origin's address" },
+    { "part_answers_limited_total", NULL, "part requests over their requester's budget" },
+    { "parts_received_total", NULL, "message parts received" },
+    { "parts_accepted_total", NULL, "message parts stored" },
+    { "parts_refused_total", "reason=\"duplicate\"", "message parts refused, by reason" },
+    { "parts_refused_total", "reason=\"malformed\"", NULL },
+    { "parts_refused_total", "reason=\"conflict\"", NULL },
+    { "parted_messages_complete_total", NULL, "messages reassembled from parts" },
+    { "parted_messages_root_mismatch_total", NULL,
+      "messages reassembled but hashing to another root" },
+    { "parted_messages_evicted_total", NULL, "incomplete messages recycled" },
+    { "parted_messages_sent_total", NULL, "messages sent as parts" },
+    { "parted_messages_resent_total", NULL, "cached messages sent as parts again" },
+    { "part_requests_sent_total", NULL, "requests for missing parts sent" },
+    { "part_requests_received_total", NULL, "requests for missing parts received" },
+    { "part_requests_refused_total", "reason=\"bad\"", "part requests not answered, by reason" },
+    { "part_requests_refused_total", "reason=\"unknown\"", NULL },
+    { "part_requests_answered_total", NULL, "part requests answered" },
+    { "follower_blocks_sent_total", NULL, "committed blocks sent to following relays" },
+    { "follow_refused_total", NULL, "follow requests refused (bad cookie or table full)" },
+};
+
+static const struct stat_name follow_names[] = {
+    { "blocks_accepted_total", NULL, "blocks accepted: the next height, certified by a quorum" },
+    { "blocks_refused_total", NULL, "blocks refused: bad certificate, chain or link" },
+    { "blocks_out_of_order_total", NULL, "blocks not at the next height (asked again)" },
+    { "finals_dropped_total", NULL, "final positions dropped (the dataplane's ring full)" },
+    { "messages_bad_total", NULL, "records from validators that do not decode" },
+    { "parts_received_total", NULL, "block parts received" },
+    { "parted_blocks_complete_total", NULL, "blocks reassembled from parts" },
+};
+
+_Static_assert(sizeof(cons_names) / sizeof(cons_names[0]) == ENG_CONS_STAT_COUNT,
+               "one name per consensus counter");
+_Static_assert(sizeof(follow_names) / sizeof(follow_names[0]) == ENG_FOLLOW_STAT_COUNT,
+               "one name per follower counter");
+
+static void stats_text(FILE *f, const char *prefix, const struct stat_name *names,
+                       const uint64_t *v, int count)
+{
+    char name[128];
+    for (int s = 0; s < count; s++) {
+        snprintf(name, sizeof(name), "%s_%s", prefix, names[s].family);
+        if (s == 0 || strcmp(names[s].family, names[s - 1].family) != 0) {
+            metric_head(f, name, "counter", names[s].help);
+        }
+        if (names[s].label != NULL) {
+            fprintf(f, "%s{%s} %llu\n", name, names[s].label, (unsigned long long)v[s]);
+        } else {
+            fprintf(f, "%s %llu\n", name, (unsigned long long)v[s]);
+        }
+    }
+}
+
+static void gauge_text(FILE *f, const char *name, const char *help, uint64_t value)
+{
+    metric_head(f, name, "gauge", help);
+    fprintf(f, "%s %llu\n", name, (unsigned long long)value);
+}
+
+static void cons_text(FILE *f, const struct eng_rpc_consensus *c)
+{
+    gauge_text(f, "dchat_consensus_height", "height of the last committed block", c->height);
+    gauge_text(f, "dchat_consensus_round", "round of the height being decided", c->round);
+    gauge_text(f, "dchat_consensus_mempool_pending", "message ids waiting to be ordered",
+               c->mempool_pending);
+    gauge_text(f, "dchat_consensus_followers", "relays following the chain from this node",
+               c->followers);
+    stats_text(f, "dchat_consensus", cons_names, c->v, ENG_CONS_STAT_COUNT);
+    histo_text(f, "dchat_consensus_commit_latency_seconds",
+               "time from the start of a height to its commit (heights decided here)",
+               &c->commit_latency);
+    histo_text(f, "dchat_consensus_wal_sync_seconds", "vote WAL syncs before a send",
+               &c->wal_sync);
+}
+
+static void follow_text(FILE *f, const struct eng_rpc_follow *fl)
+{
+    gauge_text(f, "dchat_follow_height", "height of the last block accepted", fl->height);
+    stats_text(f, "dchat_follow", follow_names, fl->v, ENG_FOLLOW_STAT_COUNT);
+}
+
 static void dp_text(FILE *f, struct dp_ctl_port *port)
 {
     struct dp_stats st;
@@ -330,9 +462,17 @@ static void dp_text(FILE *f, struct dp_ctl_port *port)
     }
 }
 
-static void metrics_text(struct eng_rpc *rpc, FILE *f, const struct eng_rpc_view *v)
+static void metrics_text(struct eng_rpc *rpc, FILE *f, const struct eng_rpc_view *v,
+                         const struct eng_rpc_consensus *cons,
+                         const struct eng_rpc_follow *follow)
 {
     dp_text(f, rpc->port);
+    if (cons->has) {
+        cons_text(f, cons);
+    }
+    if (follow->has) {
+        follow_text(f, follow);
+    }
     char name[128];
     for (int s = 0; s < ENG_DISC_STAT_COUNT; s++) {
         snprintf(name, sizeof(name), "dchat_discovery_%s", disc_names[s][0]);
@@ -363,13 +503,19 @@ static void metrics_text(struct eng_rpc *rpc, FILE *f, const struct eng_rpc_view
 static enum MHD_Result handle_metrics(struct eng_rpc *rpc, struct MHD_Connection *conn,
                                       struct req *req, const struct eng_rpc_view *v)
 {
+    struct eng_rpc_consensus cons;
+    struct eng_rpc_follow follow;
+    pthread_mutex_lock(&rpc->lock);
+    memcpy(&cons, &rpc->cons, sizeof(cons));
+    follow = rpc->follow;
+    pthread_mutex_unlock(&rpc->lock);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (f == NULL) {
         return respond_error(rpc, conn, req, 500, "out of memory");
     }
-    metrics_text(rpc, f, v);
+    metrics_text(rpc, f, v, &cons, &follow);
     fclose(f);
     enum MHD_Result ret =
         respond(rpc, conn, req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
@@ -660,6 +806,20 @@ void eng_rpc_set_chain(struct eng_rpc *rpc, const struct eng_rpc_chain *chain)
 {
     pthread_mutex_lock(&rpc->lock);
     rpc->chain = *chain;
+    pthread_mutex_unlock(&rpc->lock);
+}
+
+void eng_rpc_set_consensus(struct eng_rpc *rpc, const struct eng_rpc_consensus *cons)
+{
+    pthread_mutex_lock(&rpc->lock);
+    memcpy(&rpc->cons, cons, sizeof(*cons)); /* a copy of a copy: its atomics are not live */
+    pthread_mutex_unlock(&rpc->lock);
+}
+
+void eng_rpc_set_follow(struct eng_rpc *rpc, const struct eng_rpc_follow *follow)
+{
+    pthread_mutex_lock(&rpc->lock);
+    rpc->follow = *follow;
     pthread_mutex_unlock(&rpc->lock);
 }
 

@@ -5,7 +5,8 @@
  *   GET /network/peers  connected_peers, known_peers (itself included), peers[]
  *   GET /chain/status   height, hash, role, validators, online_validators
  *   GET /health         200 + JSON summary, or 503 + reason
- *   GET /metrics        Prometheus text format: dataplane, discovery and RPC
+ *   GET /metrics        Prometheus text format: dataplane, discovery, RPC, and consensus on
+ *                       validators (dchat_consensus_*) and following relays (dchat_follow_*)
  *   GET /node/info      id, role, version, addresses, uptime
  *   GET /messages/{id}  a message id's status (pending, final, unknown) and final position
  *   GET /chain/blocks/{height}  a committed block: hash, ordered ids, certificate
@@ -16,8 +17,9 @@
  * client can exhaust the node.
  *
  * The RPC thread never reads live state: the control thread publishes a view
- * (eng_rpc_publish()), the consensus integration publishes the chain (eng_rpc_set_chain()),
- * and counters are atomics. Both setters take a mutex that the RPC thread holds only while
+ * (eng_rpc_publish()), the consensus integration publishes the chain (eng_rpc_set_chain())
+ * and copies of its counters (eng_rpc_set_consensus(), eng_rpc_set_follow()), and the other
+ * counters are atomics. Both setters take a mutex that the RPC thread holds only while
  * copying; any thread may call them. eng_rpc_start/stop: the thread that owns the node.
  */
 #ifndef ENG_RPC_H
@@ -51,6 +53,9 @@ struct eng_histo {
 };
 void eng_histo_init(struct eng_histo *h, const double *bounds);
 void eng_histo_observe_us(struct eng_histo *h, uint64_t us);
+/* Set `h` to a histogram counted elsewhere: ENG_HISTO_BUCKETS + 1 buckets, not cumulative. */
+void eng_histo_load(struct eng_histo *h, const double *bounds, const uint64_t *buckets,
+                    uint64_t sum_us);
 
 /* Discovery counters, written by the control thread. */
 enum eng_disc_stat {
@@ -119,6 +124,88 @@ struct eng_rpc_chain {
     uint32_t mempool_pending;
 };
 
+/* A validator's consensus counters (dchat_consensus_*_total), in /metrics order. */
+enum eng_cons_stat {
+    ENG_CONS_STAT_ROUNDS_STARTED,
+    ENG_CONS_STAT_COMMITS,
+    ENG_CONS_STAT_MSGS_PROPOSAL,      /* decoded messages, by kind */
+    ENG_CONS_STAT_MSGS_VOTE,
+    ENG_CONS_STAT_MSGS_SYNC_REQUEST,
+    ENG_CONS_STAT_MSGS_SYNC_BLOCK,
+    ENG_CONS_STAT_DROP_UNDECODABLE,   /* dropped messages, by reason */
+    ENG_CONS_STAT_DROP_MALFORMED,
+    ENG_CONS_STAT_DROP_MEMBER,
+    ENG_CONS_STAT_DROP_SIGNATURE,
+    ENG_CONS_STAT_DROP_STALE,
+    ENG_CONS_STAT_DROP_FUTURE,
+    ENG_CONS_STAT_DROP_DUPLICATE,
+    ENG_CONS_STAT_EQUIVOCATIONS,
+    ENG_CONS_STAT_INVALID_PROPOSALS,
+    ENG_CONS_STAT_SYNC_REQUESTS,
+    ENG_CONS_STAT_SYNC_APPLIED,
+    ENG_CONS_STAT_SIGNS,
+    ENG_CONS_STAT_VERIFIES,
+    ENG_CONS_STAT_IDS_RECEIVED,
+    ENG_CONS_STAT_IDS_REFUSED_DUPLICATE,
+    ENG_CONS_STAT_IDS_REFUSED_FULL,
+    ENG_CONS_STAT_IDS_ORDERED,
+    ENG_CONS_STAT_STORE_SYNCS,
+    ENG_CONS_STAT_SEND_ERRORS,
+    ENG_CONS_STAT_TOO_BIG,
+    ENG_CONS_STAT_PARTS_SENT,
+    ENG_CONS_STAT_PARTS_FOREIGN,
+    ENG_CONS_STAT_PART_ANSWERS_LIMITED,
+    ENG_CONS_STAT_PARTS_IN,
+    ENG_CONS_STAT_PARTS_ACCEPTED,
+    ENG_CONS_STAT_PARTS_DUPLICATE,    /* refused parts, by reason */
+    ENG_CONS_STAT_PARTS_MALFORMED,
+    ENG_CONS_STAT_PARTS_CONFLICT,
+    ENG_CONS_STAT_PARTED_COMPLETE,
+    ENG_CONS_STAT_PARTED_ROOT_MISMATCH,
+    ENG_CONS_STAT_PARTED_EVICTED,
+    ENG_CONS_STAT_PARTED_SENT,
+    ENG_CONS_STAT_PARTED_RESENT,
+    ENG_CONS_STAT_PART_REQUESTS_OUT,
+    ENG_CONS_STAT_PART_REQUESTS_IN,
+    ENG_CONS_STAT_PART_REQUESTS_BAD,
+    ENG_CONS_STAT_PART_REQUESTS_UNKNOWN,
+    ENG_CONS_STAT_PART_REQUESTS_ANSWERED,
+    ENG_CONS_STAT_FOLLOWER_BLOCKS,
+    ENG_CONS_STAT_FOLLOW_REFUSED,
+    ENG_CONS_STAT_COUNT,
+};
+
+/* What a validator's consensus thread publishes for /metrics (a copy; has = 0: none). */
+struct eng_rpc_consensus {
+    uint8_t has;
+    uint64_t height;
+    uint32_t round;
+    uint32_t mempool_pending;
+    uint32_t followers;
+    uint64_t v[ENG_CONS_STAT_COUNT];
+    struct eng_histo commit_latency;
+    struct eng_histo wal_sync;
+};
+
+/* A following relay's counters (dchat_follow_*_total), in /metrics order. */
+enum eng_follow_stat {
+    ENG_FOLLOW_STAT_BLOCKS_ACCEPTED,
+    ENG_FOLLOW_STAT_BLOCKS_REFUSED,
+    ENG_FOLLOW_STAT_BLOCKS_OUT_OF_ORDER,
+    ENG_FOLLOW_STAT_FINALS_DROPPED,
+    ENG_FOLLOW_STAT_BAD_MSGS,
+    ENG_FOLLOW_STAT_PARTS_IN,
+    ENG_FOLLOW_STAT_PARTED_COMPLETE,
+    ENG_FOLLOW_STAT_COUNT,
+};
+
+/* What a following relay's follower thread publishes for /metrics (has = 0: none). */
+struct eng_rpc_follow {
+    uint8_t has;
+    uint64_t height;
+    uint64_t v[ENG_FOLLOW_STAT_COUNT];
+};
+
 #define ENG_RPC_ID_BYTES 32
 
 enum eng_rpc_msg_status { ENG_RPC_MSG_UNKNOWN, ENG_RPC_MSG_PENDING, ENG_RPC_MSG_FINAL };
@@ -145,9 +232,11 @@ struct eng_rpc_chain_source {
 
 struct eng_rpc {
     struct MHD_Daemon *daemon;
-    pthread_mutex_t lock; /* guards view and chain */
+    pthread_mutex_t lock; /* guards view, chain, cons, follow and source */
     struct eng_rpc_view view;
     struct eng_rpc_chain chain;
+    struct eng_rpc_consensus cons;
+    struct eng_rpc_follow follow;
     struct eng_rpc_chain_source source; /* guarded by lock; source.arg NULL: none */
     uint64_t started_ms;
     uint32_t stall_ms;    /* /health fails when the view is older than this */
@@ -174,6 +263,10 @@ void eng_rpc_stop(struct eng_rpc *rpc);
 void eng_rpc_publish(struct eng_rpc *rpc, const struct eng_rpc_view *view);
 /* Consensus integration: the committed head and the validator counts. */
 void eng_rpc_set_chain(struct eng_rpc *rpc, const struct eng_rpc_chain *chain);
+/* Consensus integration: a validator's counters, copied in (at most ~10 times a second). */
+void eng_rpc_set_consensus(struct eng_rpc *rpc, const struct eng_rpc_consensus *cons);
+/* Consensus integration: a following relay's counters, copied in. */
+void eng_rpc_set_follow(struct eng_rpc *rpc, const struct eng_rpc_follow *follow);
 /* Consensus integration: where chain questions go (NULL: nowhere, before a stop). */
 void eng_rpc_set_chain_source(struct eng_rpc *rpc, const struct eng_rpc_chain_source *src);
 

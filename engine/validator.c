@@ -211,6 +211,95 @@ static void publish_view(void *arg, const struct cons_lcore_view *v)
     eng_ctl_set_chain(s->ctl, &c);
 }
 
+_Static_assert(ENG_HISTO_BUCKETS == CONS_LCORE_HISTO_BUCKETS, "one bucket layout");
+
+/* The consensus thread's bucket bounds in seconds, for /metrics (set before it starts). */
+static double commit_bounds_s[ENG_HISTO_BUCKETS];
+static double wal_sync_bounds_s[ENG_HISTO_BUCKETS];
+
+static void set_bounds(void)
+{
+    for (int i = 0; i < ENG_HISTO_BUCKETS; i++) {
+        commit_bounds_s[i] = (double)cons_lcore_commit_bounds_us[i] / 1e6;
+        wal_sync_bounds_s[i] = (double)cons_lcore_wal_sync_bounds_us[i] / 1e6;
+    }
+}
+
+/* The machine's and the transport's counters, in enum eng_cons_stat's order. */
+static void machine_stats(uint64_t *v, const struct cons_lcore_counters *c)
+{
+    const struct cons_stats *m = &c->machine;
+    v[ENG_CONS_STAT_ROUNDS_STARTED] = m->rounds_started;
+    v[ENG_CONS_STAT_COMMITS] = m->commits;
+    v[ENG_CONS_STAT_MSGS_PROPOSAL] = c->msgs_in[CONS_MSG_PROPOSAL];
+    v[ENG_CONS_STAT_MSGS_VOTE] = c->msgs_in[CONS_MSG_VOTE];
+    v[ENG_CONS_STAT_MSGS_SYNC_REQUEST] = c->msgs_in[CONS_MSG_SYNC_REQUEST];
+    v[ENG_CONS_STAT_MSGS_SYNC_BLOCK] = c->msgs_in[CONS_MSG_SYNC_BLOCK];
+    v[ENG_CONS_STAT_DROP_UNDECODABLE] = c->bad_msgs;
+    v[ENG_CONS_STAT_DROP_MALFORMED] = m->drop_malformed;
+    v[ENG_CONS_STAT_DROP_MEMBER] = m->drop_member;
+    v[ENG_CONS_STAT_DROP_SIGNATURE] = m->drop_signature;
+    v[ENG_CONS_STAT_DROP_STALE] = m->drop_stale;
+    v[ENG_CONS_STAT_DROP_FUTURE] = m->drop_future;
+    v[ENG_CONS_STAT_DROP_DUPLICATE] = m->duplicates;
+    v[ENG_CONS_STAT_EQUIVOCATIONS] = m->equivocations;
+    v[ENG_CONS_STAT_INVALID_PROPOSALS] = m->invalid_proposals;
+    v[ENG_CONS_STAT_SYNC_REQUESTS] = m->sync_requests;
+    v[ENG_CONS_STAT_SYNC_APPLIED] = m->sync_applied;
+    v[ENG_CONS_STAT_SIGNS] = m->signs;
+    v[ENG_CONS_STAT_VERIFIES] = m->verifies;
+    v[ENG_CONS_STAT_IDS_RECEIVED] = c->ids_received;
+    v[ENG_CONS_STAT_IDS_REFUSED_DUPLICATE] = c->ids_refused_duplicate;
+    v[ENG_CONS_STAT_IDS_REFUSED_FULL] = c->ids_refused_full;
+    v[ENG_CONS_STAT_IDS_ORDERED] = c->messages_ordered;
+    v[ENG_CONS_STAT_STORE_SYNCS] = c->store_syncs;
+    v[ENG_CONS_STAT_SEND_ERRORS] = c->transport.send_errors;
+    v[ENG_CONS_STAT_TOO_BIG] = c->transport.too_big;
+    v[ENG_CONS_STAT_PARTS_SENT] = c->transport.parts_sent;
+    v[ENG_CONS_STAT_PARTS_FOREIGN] = c->transport.parts_foreign;
+    v[ENG_CONS_STAT_PART_ANSWERS_LIMITED] = c->transport.answers_limited;
+    v[ENG_CONS_STAT_FOLLOWER_BLOCKS] = c->follower_blocks;
+    v[ENG_CONS_STAT_FOLLOW_REFUSED] = c->follow_refused;
+}
+
+static void frag_stats(uint64_t *v, const struct cons_frag_stats *f)
+{
+    v[ENG_CONS_STAT_PARTS_IN] = f->parts_in;
+    v[ENG_CONS_STAT_PARTS_ACCEPTED] = f->parts_accepted;
+    v[ENG_CONS_STAT_PARTS_DUPLICATE] = f->parts_duplicate;
+    v[ENG_CONS_STAT_PARTS_MALFORMED] = f->parts_malformed;
+    v[ENG_CONS_STAT_PARTS_CONFLICT] = f->parts_conflict;
+    v[ENG_CONS_STAT_PARTED_COMPLETE] = f->msgs_complete;
+    v[ENG_CONS_STAT_PARTED_ROOT_MISMATCH] = f->msgs_root_mismatch;
+    v[ENG_CONS_STAT_PARTED_EVICTED] = f->slots_evicted_incomplete;
+    v[ENG_CONS_STAT_PARTED_SENT] = f->msgs_sent;
+    v[ENG_CONS_STAT_PARTED_RESENT] = f->msgs_resent;
+    v[ENG_CONS_STAT_PART_REQUESTS_OUT] = f->requests_out;
+    v[ENG_CONS_STAT_PART_REQUESTS_IN] = f->requests_in;
+    v[ENG_CONS_STAT_PART_REQUESTS_BAD] = f->requests_bad;
+    v[ENG_CONS_STAT_PART_REQUESTS_UNKNOWN] = f->requests_unknown;
+    v[ENG_CONS_STAT_PART_REQUESTS_ANSWERED] = f->requests_answered;
+}
+
+/* Consensus thread, at most ~10 times a second: the counters go to /metrics (a copy). */
+static void publish_counters(void *arg, const struct cons_lcore_counters *c)
+{
+    struct eng_validator_state *s = arg;
+    struct eng_rpc_consensus r;
+    memset(&r, 0, sizeof(r));
+    r.has = 1;
+    r.height = c->height;
+    r.round = c->round;
+    r.mempool_pending = c->mempool_pending;
+    r.followers = c->followers;
+    machine_stats(r.v, c);
+    frag_stats(r.v, &c->frag);
+    eng_histo_load(&r.commit_latency, commit_bounds_s, c->commit_latency.bucket,
+                   c->commit_latency.sum_us);
+    eng_histo_load(&r.wal_sync, wal_sync_bounds_s, c->wal_sync.bucket, c->wal_sync.sum_us);
+    eng_ctl_set_consensus(s->ctl, &r);
+}
+
 /* RPC thread: the chain questions go to the consensus thread's mailbox. */
 static int query_id(void *arg, const uint8_t id[ENG_RPC_ID_BYTES], struct eng_rpc_msg *out)
 {
@@ -263,7 +352,9 @@ int eng_validator_start(struct eng_validator *v, struct eng_ctl *ctl,
     }
     p.core = cons_core(cfg);
     p.publish = publish_view;
+    p.publish_counters = publish_counters;
     p.publish_arg = s;
+    set_bounds();
     DC_ASSERT(p.port != NULL);
     s->ctl = ctl;
     int rc = cons_lcore_init(&s->lcore, &p);

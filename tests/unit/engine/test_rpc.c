@@ -170,16 +170,9 @@ Test(eng_rpc, bad_requests_get_404_405_413_and_the_server_survives, .init = star
     free(body);
 }
 
-Test(eng_rpc, metrics_pass_promtool, .init = start, .fini = stop)
+/* promtool check metrics on `body` (freed); skips the test when promtool is missing. */
+static void promtool_check(char *body)
 {
-    eng_histo_observe_us(&disc.rtt, 1500);
-    eng_disc_stats_inc(&disc, ENG_DISC_STAT_BAD_SIGNATURE);
-    free(get("/nope", 404));
-    char *body = get("/metrics", 200);
-    cr_assert(strstr(body, "dchat_discovery_bad_signature_total 1\n"), "%s", body);
-    cr_assert(strstr(body, "dchat_discovery_ping_rtt_seconds_bucket{le=\"0.0025\"} 1\n"));
-    cr_assert(strstr(body, "dchat_rpc_requests_total{code=\"404\"} 1\n"));
-    cr_assert(strstr(body, "dchat_dp_rx_datagrams_total 0\n"));
     if (access("/usr/bin/promtool", X_OK) != 0) {
         free(body);
         cr_skip_test("promtool not installed (Debian package prometheus)");
@@ -195,6 +188,93 @@ Test(eng_rpc, metrics_pass_promtool, .init = start, .fini = stop)
     int rc = system(cmd);
     unlink(path);
     cr_assert_eq(rc, 0, "promtool check metrics failed");
+}
+
+Test(eng_rpc, metrics_pass_promtool, .init = start, .fini = stop)
+{
+    eng_histo_observe_us(&disc.rtt, 1500);
+    eng_disc_stats_inc(&disc, ENG_DISC_STAT_BAD_SIGNATURE);
+    free(get("/nope", 404));
+    char *body = get("/metrics", 200);
+    cr_assert(strstr(body, "dchat_discovery_bad_signature_total 1\n"), "%s", body);
+    cr_assert(strstr(body, "dchat_discovery_ping_rtt_seconds_bucket{le=\"0.0025\"} 1\n"));
+    cr_assert(strstr(body, "dchat_rpc_requests_total{code=\"404\"} 1\n"));
+    cr_assert(strstr(body, "dchat_dp_rx_datagrams_total 0\n"));
+    /* A node without consensus shows none of its families. */
+    cr_assert_null(strstr(body, "dchat_consensus_"), "%s", body);
+    cr_assert_null(strstr(body, "dchat_follow_"), "%s", body);
+    promtool_check(body);
+}
+
+static const double cons_bounds[ENG_HISTO_BUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+};
+
+/* A validator's published counters: each family with its value, and promtool accepts them. */
+Test(eng_rpc, consensus_counters_appear_in_metrics, .init = start, .fini = stop)
+{
+    static struct eng_rpc_consensus c; /* static: zeroed */
+    c.has = 1;
+    c.height = 42;
+    c.round = 2;
+    c.mempool_pending = 17;
+    c.followers = 3;
+    for (int i = 0; i < ENG_CONS_STAT_COUNT; i++) {
+        c.v[i] = 1000u + (uint64_t)i;
+    }
+    uint64_t commit[ENG_HISTO_BUCKETS + 1] = { 0 };
+    commit[7] = 5; /* five commits between 0.5 and 1 s */
+    commit[ENG_HISTO_BUCKETS] = 1;
+    eng_histo_load(&c.commit_latency, cons_bounds, commit, 4500000 + 60000000);
+    uint64_t sync[ENG_HISTO_BUCKETS + 1] = { 2 };
+    eng_histo_load(&c.wal_sync, cons_bounds, sync, 3000);
+    eng_rpc_set_consensus(&rpc, &c);
+    struct eng_rpc_follow fl = { .has = 1, .height = 41 };
+    fl.v[ENG_FOLLOW_STAT_BLOCKS_ACCEPTED] = 40;
+    fl.v[ENG_FOLLOW_STAT_FINALS_DROPPED] = 7;
+    eng_rpc_set_follow(&rpc, &fl);
+    char *body = get("/metrics", 200);
+    static const char *const want[] = {
+        "# TYPE dchat_consensus_height gauge\ndchat_consensus_height 42\n",
+        "dchat_consensus_round 2\n",
+        "dchat_consensus_mempool_pending 17\n",
+        "dchat_consensus_followers 3\n",
+        "# TYPE dchat_consensus_rounds_started_total counter\n"
+        "dchat_consensus_rounds_started_total 1000\n",
+        "dchat_consensus_commits_total 1001\n",
+        "dchat_consensus_messages_total{kind=\"proposal\"} 1002\n"
+        "dchat_consensus_messages_total{kind=\"vote\"} 1003\n",
+        "dchat_consensus_messages_dropped_total{reason=\"undecodable\"} 1006\n",
+        "dchat_consensus_messages_dropped_total{reason=\"duplicate\"} 1012\n",
+        "dchat_consensus_equivocations_total 1013\n",
+        "dchat_consensus_ids_refused_total{reason=\"mempool_full\"} 1021\n",
+        "dchat_consensus_ids_ordered_total 1022\n",
+        "dchat_consensus_part_answers_limited_total 1028\n",
+        "dchat_consensus_part_requests_answered_total 1043\n",
+        "dchat_consensus_follow_refused_total 1045\n",
+        "dchat_consensus_commit_latency_seconds_bucket{le=\"0.5\"} 0\n"
+        "dchat_consensus_commit_latency_seconds_bucket{le=\"1\"} 5\n",
+        "dchat_consensus_commit_latency_seconds_bucket{le=\"+Inf\"} 6\n"
+        "dchat_consensus_commit_latency_seconds_sum 64.500000\n"
+        "dchat_consensus_commit_latency_seconds_count 6\n",
+        "dchat_consensus_wal_sync_seconds_bucket{le=\"0.005\"} 2\n",
+        "dchat_consensus_wal_sync_seconds_count 2\n",
+        "# TYPE dchat_follow_height gauge\ndchat_follow_height 41\n",
+        "dchat_follow_blocks_accepted_total 40\n",
+        "dchat_follow_finals_dropped_total 7\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        cr_assert(strstr(body, want[i]), "missing:\n%s\nin:\n%s", want[i], body);
+    }
+    /* One HELP per family, labels apart. */
+    const char *p = body;
+    int helps = 0;
+    while ((p = strstr(p, "# HELP dchat_consensus_messages_total ")) != NULL) {
+        helps++;
+        p++;
+    }
+    cr_assert_eq(helps, 1);
+    promtool_check(body);
 }
 
 Test(eng_http, response_parser_rejects_garbage)
