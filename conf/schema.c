@@ -78,6 +78,11 @@ const struct conf_key conf_schema[CONF_KEY_COUNT] = {
         "sub-expiry", 0, relay.sub_expiry_s, "a subscription lapses unless renewed within this"),
     [CONF_KEY_RELAY_SUBSCRIBERS_MAX] = INT_KEY("relay", "subscribers_max", "1024", 1, 1048576,
         NULL, NULL, 0, relay.subscribers_max, "most user subscriptions held at once"),
+    [CONF_KEY_RELAY_REVERIFY_SAMPLE] = INT_KEY("relay", "reverify_sample", "64", 1, 1000000,
+        NULL, "reverify-sample", 0, relay.reverify_sample,
+        "re-verify 1 in this many messages that arrive over a peer link (1: every one)"),
+    [CONF_KEY_RELAY_BAN_S] = INT_KEY("relay", "ban_s", "300", 1, 86400, NULL, NULL, 0,
+        relay.ban_s, "a peer whose re-verified message fails is cut off this many seconds"),
     [CONF_KEY_RPC_LISTEN] = KEY("rpc", "listen", CONF_KIND_ADDR, "127.0.0.1:7070", NULL, NULL,
         "rpc", CONF_KEY_PORT_ZERO_OK, rpc.listen, "HTTP API address (keep it on loopback)"),
     [CONF_KEY_DATAPLANE_BACKEND] = KEY("dataplane", "backend", CONF_KIND_ENUM, "uring",
@@ -103,6 +108,9 @@ const struct conf_key conf_schema[CONF_KEY_COUNT] = {
     [CONF_KEY_DATAPLANE_BENCH_SKIP_VERIFY] = KEY("dataplane", "bench_skip_verify",
         CONF_KIND_BOOL, "false", NULL, NULL, "bench-skip-verify", 0,
         dataplane.bench_skip_verify, "BENCHMARKS ONLY: skip signature checks"),
+    [CONF_KEY_DATAPLANE_LINKS] = KEY("dataplane", "links", CONF_KIND_BOOL, "true", NULL, NULL,
+        NULL, 0, dataplane.links,
+        "gossip between nodes over authenticated encrypted peer links (verify once at the edge)"),
 };
 
 /* ---------------------------------------------------------------- lookup */

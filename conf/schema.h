@@ -88,6 +88,8 @@ enum conf_key_id {
     CONF_KEY_RELAY_PEER_CHECK_INTERVAL,
     CONF_KEY_RELAY_SUB_EXPIRY_S,
     CONF_KEY_RELAY_SUBSCRIBERS_MAX,
+    CONF_KEY_RELAY_REVERIFY_SAMPLE,
+    CONF_KEY_RELAY_BAN_S,
     CONF_KEY_RPC_LISTEN,
     CONF_KEY_DATAPLANE_BACKEND,
     CONF_KEY_DATAPLANE_CORES,
@@ -98,6 +100,7 @@ enum conf_key_id {
     CONF_KEY_DATAPLANE_DEDUP_ENTRIES,
     CONF_KEY_DATAPLANE_DEDUP_WINDOW_S,
     CONF_KEY_DATAPLANE_BENCH_SKIP_VERIFY,
+    CONF_KEY_DATAPLANE_LINKS,
     CONF_KEY_COUNT,
 };
 
@@ -151,6 +154,8 @@ struct conf_node {
         int64_t peer_check_interval;  /* seconds (the seed's name, no unit suffix) */
         int64_t sub_expiry_s;
         int64_t subscribers_max;
+        int64_t reverify_sample;      /* re-verify 1 in this many messages from peer links */
+        int64_t ban_s;                /* a peer caught forging is cut off this long */
     } relay;
     struct {
         struct conf_maddr listen;
@@ -165,6 +170,7 @@ struct conf_node {
         int64_t dedup_entries;
         int64_t dedup_window_s;
         bool bench_skip_verify;
+        bool links;                   /* gossip over authenticated peer links */
     } dataplane;
     char config_path[CONF_STRING_BYTES]; /* "" when no file was read */
     enum conf_source config_source;      /* FLAG (--config) or ENV (DCHAT_CONFIG) */

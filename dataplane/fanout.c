@@ -35,6 +35,12 @@ int dp_fanout_init(struct dp_fanout *fo, const struct dp_backend_ops *ops,
 
 void dp_fanout_fini(struct dp_fanout *fo)
 {
+    for (uint32_t i = 0; i < fo->peer_count; i++) {
+        dc_free(fo->peers[i].stage);
+        fo->peers[i].stage = NULL;
+    }
+    dc_free(fo->sealed);
+    fo->sealed = NULL;
     dc_free(fo->subs);
     dc_free(fo->live);
     dc_free(fo->active);
@@ -71,11 +77,17 @@ int dp_fanout_add_peer(struct dp_fanout *fo, const struct sockaddr *addr, sockle
         (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
         return -EINVAL;
     }
+    uint8_t *stage = dc_alloc(fo->mtu);
+    if (stage == NULL) {
+        return -ENOMEM;
+    }
     struct dp_dest *d = &fo->peers[fo->peer_count++];
     memset(d, 0, sizeof(*d));
     memcpy(&d->addr, addr, len);
     d->addr_len = len;
     d->used = 1;
+    d->link_peer = -1;
+    d->stage = stage;
     dp_stats_set_gauge(fo->stats, DP_STAT_PEERS, fo->peer_count);
     return 0;
 }
@@ -108,7 +120,11 @@ static void send_buf(struct dp_fanout *fo, struct dp_dest *d)
     d->tx = NULL;
 }
 
-/* Starts a frame in the destination's buffer (taking a buffer if needed). 0 or DC_EFULL. */
+/*
+ * Starts a frame in the destination's buffer (taking a buffer if needed). 0 or DC_EFULL. A
+ * frame for a peer whose link can seal is built in the peer's stage, smaller by the link's
+ * overhead, and sealed into the buffer when it closes.
+ */
 static int open_frame(struct dp_fanout *fo, struct dp_dest *d)
 {
     if (d->tx == NULL) {
@@ -118,7 +134,13 @@ static int open_frame(struct dp_fanout *fo, struct dp_dest *d)
         }
     }
     DC_ASSERT(d->tx->cap - d->tx->len >= fo->mtu);
-    dp_wire_builder_init(&d->b, d->tx->data + d->tx->len, fo->mtu);
+    d->sealing = d->stage != NULL && d->link_peer >= 0 && fo->links != NULL && /* peers only */
+                 dp_link_can_seal(fo->links, (uint32_t)d->link_peer, fo->now_ms);
+    if (d->sealing) {
+        dp_wire_builder_init(&d->b, d->stage, fo->mtu - DP_LINK_DATA_OVERHEAD);
+    } else {
+        dp_wire_builder_init(&d->b, d->tx->data + d->tx->len, fo->mtu);
+    }
     d->frame_open = 1;
     if (!d->active) {
         d->active = 1;
@@ -143,9 +165,22 @@ static void close_frame(struct dp_fanout *fo, struct dp_dest *d)
     if (len == 0) {
         return;
     }
+    const uint8_t *datagram = tx->data + tx->len; /* plain: built in place */
+    if (d->sealing) {
+        int n = dp_link_seal(fo->links, (uint32_t)d->link_peer, d->stage, len, fo->now_ms,
+                             fo->sealed, fo->mtu);
+        if (n < 0) { /* cannot happen: open_frame checked; leave it plain rather than lose it */
+            n = (int)len;
+            memcpy(fo->sealed, d->stage, len);
+        } else {
+            dp_stats_add(fo->stats, DP_STAT_LINK_TX_SEALED, 1);
+        }
+        len = (uint32_t)n;
+        datagram = fo->sealed;
+    }
     if (tx->seg_count > 0 && len > tx->seg_bytes) {
         uint8_t frame[DP_WIRE_FRAME_BYTES_MAX];
-        memcpy(frame, tx->data + tx->len, len);
+        memcpy(frame, datagram, len);
         send_buf(fo, d);
         d->tx = fo->ops->tx_get(fo->be);
         if (d->tx == NULL) {
@@ -154,6 +189,8 @@ static void close_frame(struct dp_fanout *fo, struct dp_dest *d)
         }
         tx = d->tx;
         memcpy(tx->data, frame, len);
+    } else if (datagram != tx->data + tx->len) {
+        memcpy(tx->data + tx->len, datagram, len);
     }
     if (tx->seg_count == 0) {
         tx->seg_bytes = len;
@@ -188,7 +225,7 @@ static void append(struct dp_fanout *fo, struct dp_dest *d, uint8_t type, const 
 void dp_fanout_msg(struct dp_fanout *fo, const struct dp_wire_msg *msg, int src_peer)
 {
     for (uint32_t i = 0; i < fo->peer_count; i++) {
-        if ((int)i != src_peer) {
+        if ((int)i != src_peer && fo->peers[i].banned_until_s <= fo->now_s) {
             append(fo, &fo->peers[i], DP_WIRE_REC_MSG, msg->body, msg->body_len);
         }
     }
@@ -330,4 +367,49 @@ void dp_fanout_flush(struct dp_fanout *fo)
         d->active = 0;
     }
     fo->active_count = 0;
+}
+
+void dp_fanout_use_links(struct dp_fanout *fo, struct dp_link_table *links)
+{
+    fo->links = links;
+    if (links != NULL && fo->sealed == NULL) {
+        fo->sealed = dc_alloc(fo->mtu);
+    }
+}
+
+void dp_fanout_set_link(struct dp_fanout *fo, int peer, int link_peer)
+{
+    DC_ASSERT(peer >= 0 && (uint32_t)peer < fo->peer_count);
+    fo->peers[peer].link_peer = link_peer;
+}
+
+void dp_fanout_set_banned(struct dp_fanout *fo, int peer, uint32_t until_s)
+{
+    DC_ASSERT(peer >= 0 && (uint32_t)peer < fo->peer_count);
+    fo->peers[peer].banned_until_s = until_s;
+}
+
+int dp_fanout_banned(const struct dp_fanout *fo, int peer, uint32_t now_s)
+{
+    return peer >= 0 && (uint32_t)peer < fo->peer_count &&
+           fo->peers[peer].banned_until_s > now_s;
+}
+
+void dp_fanout_raw(struct dp_fanout *fo, const struct sockaddr *to, socklen_t to_len,
+                   const uint8_t *data, uint32_t len)
+{
+    struct dp_tx_buf *tx = fo->ops->tx_get(fo->be);
+    if (tx == NULL || len > tx->cap) {
+        if (tx != NULL) {
+            fo->ops->tx_put(fo->be, tx);
+        }
+        dp_stats_add(fo->stats, DP_STAT_DROP_TX, 1);
+        return;
+    }
+    memcpy(tx->data, data, len);
+    tx->len = len;
+    tx->seg_bytes = len;
+    tx->seg_count = 1;
+    tx->records = 0;
+    fo->ops->tx_send(fo->be, tx, to, to_len);
 }

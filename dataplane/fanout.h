@@ -18,6 +18,7 @@
 #define DP_FANOUT_H
 
 #include "dataplane/backend.h"
+#include "dataplane/link.h"
 #include "dataplane/stats.h"
 #include "dataplane/wire.h"
 
@@ -38,6 +39,10 @@ struct dp_dest {
     uint8_t all_channels;
     uint8_t channel[DP_WIRE_KEY_BYTES];
     uint32_t expires_s;
+    int32_t link_peer;          /* gossip peers: the link (dataplane/linkio.h), -1: none */
+    uint32_t banned_until_s;    /* gossip peers: nothing is sent before this */
+    uint8_t *stage;             /* gossip peers: the frame built before it is sealed */
+    uint8_t sealing;            /* the open frame is in `stage` and leaves sealed */
 };
 
 struct dp_fanout {
@@ -54,6 +59,10 @@ struct dp_fanout {
     uint32_t sub_count;
     struct dp_dest **active;    /* destinations with an open frame or buffer */
     uint32_t active_count;
+    struct dp_link_table *links; /* NULL: no links, every frame leaves plain */
+    uint64_t now_ms;            /* the I/O thread's clock, for sealing */
+    uint32_t now_s;
+    uint8_t *sealed;            /* one sealed datagram */
 };
 
 /* Main thread. 0, -EINVAL or -ENOMEM. */
@@ -94,6 +103,18 @@ struct dp_fanout_final_entry {
 void dp_fanout_final(struct dp_fanout *fo, uint64_t height,
                      const uint8_t block_hash[DP_WIRE_HASH_BYTES],
                      const struct dp_fanout_final_entry *entries, uint32_t count);
+
+/* Main thread: frames to peers with a link leave sealed with `links` (NULL: none). */
+void dp_fanout_use_links(struct dp_fanout *fo, struct dp_link_table *links);
+/* Gossip peer `peer` is reached over link peer `link_peer` (-1: plain again). */
+void dp_fanout_set_link(struct dp_fanout *fo, int peer, int link_peer);
+/* Gossip peer `peer` gets nothing until `until_s` (a ban). */
+void dp_fanout_set_banned(struct dp_fanout *fo, int peer, uint32_t until_s);
+/* Whether gossip peer `peer` is banned at `now_s`. */
+int dp_fanout_banned(const struct dp_fanout *fo, int peer, uint32_t now_s);
+/* One datagram as it is (a link handshake) to `to`; dropped and counted without a buffer. */
+void dp_fanout_raw(struct dp_fanout *fo, const struct sockaddr *to, socklen_t to_len,
+                   const uint8_t *data, uint32_t len);
 
 /* Drops subscriptions whose time has passed. Call after dp_fanout_flush(). */
 void dp_fanout_expire(struct dp_fanout *fo, uint32_t now_s);

@@ -24,6 +24,7 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
     io->cons_port = conf->cons_port;
     io->cons_ids = conf->cons_ids;
     io->finals = conf->finals;
+    io->links = conf->links;
     io->workers = conf->workers;
     io->worker_count = conf->worker_count;
     io->skip_verify = conf->skip_verify;
@@ -177,6 +178,9 @@ static uint32_t drain_results(struct dp_io *io)
         uint32_t n = dp_ring_dequeue_burst(&io->workers[w].out, items, 64);
         for (uint32_t i = 0; i < n; i++) {
             struct dp_msg *m = items[i];
+            if (!m->good && m->link_peer >= 0) {
+                dp_linkio_ban(io->links, &io->fanout, io->stats, m->link_peer, io->now_s);
+            }
             if (m->good) {
                 struct dp_wire_rec rec = { .type = DP_WIRE_REC_MSG, .body_len = m->body_len,
                                            .body = m->body };
@@ -215,7 +219,8 @@ static void submit_batches(struct dp_io *io)
     }
 }
 
-static void to_verify(struct dp_io *io, const struct dp_wire_msg *msg, int src_peer)
+static void to_verify(struct dp_io *io, const struct dp_wire_msg *msg, int src_peer,
+                      int link_peer)
 {
     if (io->free_count == 0) {
         dp_stats_add(io->stats, DP_STAT_DROP_POOL, 1);
@@ -224,6 +229,7 @@ static void to_verify(struct dp_io *io, const struct dp_wire_msg *msg, int src_p
     struct dp_msg *m = io->free[--io->free_count];
     m->body_len = msg->body_len;
     m->src_peer = (int16_t)src_peer;
+    m->link_peer = (int16_t)link_peer;
     m->good = 0;
     memcpy(m->body, msg->body, msg->body_len);
     uint32_t w = io->next_worker;
@@ -244,15 +250,23 @@ static void lookup_pending(struct dp_io *io)
         } else if (io->skip_verify) {
             dp_stats_add(io->stats, DP_STAT_SKIPPED_VERIFY, 1);
             accept_msg(io, &p->msg, p->src_peer);
+        } else if (p->link_peer >= 0 && !dp_linkio_sample(io->links)) {
+            /* verified where it entered the network, and the link says who forwarded it */
+            dp_stats_add(io->stats, DP_STAT_TRUSTED, 1);
+            accept_msg(io, &p->msg, p->src_peer);
         } else {
-            to_verify(io, &p->msg, p->src_peer);
+            if (p->link_peer >= 0) {
+                dp_stats_add(io->stats, DP_STAT_SAMPLED, 1);
+            }
+            to_verify(io, &p->msg, p->src_peer, p->link_peer);
         }
     }
     io->pending_count = 0;
 }
 
 /* Pass one for a message record: parse, hash, prefetch. */
-static void on_msg_record(struct dp_io *io, const struct dp_wire_rec *rec, int src_peer)
+static void on_msg_record(struct dp_io *io, const struct dp_wire_rec *rec, int src_peer,
+                          int link_peer)
 {
     dp_stats_add(io->stats, DP_STAT_RX_MSGS, 1);
     if (io->pending_count == DP_IO_PENDING_MAX) {
@@ -265,6 +279,7 @@ static void on_msg_record(struct dp_io *io, const struct dp_wire_rec *rec, int s
     }
     p->hash = dp_dedup_hash(&io->dedup, p->msg.body, p->msg.body_len);
     p->src_peer = src_peer;
+    p->link_peer = link_peer;
     dp_dedup_prefetch(&io->dedup, p->hash);
     io->pending_count++;
 }
@@ -280,26 +295,14 @@ static void count_bad_frame(struct dp_io *io, int rc)
     dp_stats_add(io->stats, s, 1);
 }
 
-static void on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt)
+/* The records of one opened frame from `pkt`'s source. */
+static void on_frame(struct dp_io *io, const struct dp_rx_pkt *pkt, struct dp_wire_iter *it,
+                     int src_peer, int link_peer)
 {
-    dp_stats_add(io->stats, DP_STAT_RX_DATAGRAMS, 1);
-    dp_stats_add(io->stats, DP_STAT_RX_BYTES, pkt->len);
-    struct dp_wire_iter it;
-    int rc = dp_wire_frame_open(&it, pkt->data, pkt->len);
-    if (rc != 0) {
-        if (rc == DC_EMALFORMED && pkt->len >= 2 &&
-            (pkt->data[0] != DP_WIRE_MAGIC0 || pkt->data[1] != DP_WIRE_MAGIC1)) {
-            dp_stats_add(io->stats, DP_STAT_BAD_FRAME_MAGIC, 1);
-        } else {
-            count_bad_frame(io, rc);
-        }
-        return;
-    }
-    int src_peer = dp_fanout_find_peer(&io->fanout, pkt->src, pkt->src_len);
     struct dp_wire_rec rec;
-    while (dp_wire_next(&it, &rec)) {
+    while (dp_wire_next(it, &rec)) {
         if (rec.type == DP_WIRE_REC_MSG) {
-            on_msg_record(io, &rec, src_peer);
+            on_msg_record(io, &rec, src_peer, link_peer);
         } else if (rec.type == DP_WIRE_REC_SUBSCRIBE) {
             struct dp_wire_sub sub;
             dp_stats_add(io->stats, DP_STAT_RX_SUBSCRIBES, 1);
@@ -327,6 +330,56 @@ static void on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt)
     }
 }
 
+/* A link packet: a handshake is answered; a data packet's frame is handled at once. */
+static void on_link_packet(struct dp_io *io, const struct dp_rx_pkt *pkt)
+{
+    size_t len = 0;
+    int link_peer = -1;
+    int src_peer = -1;
+    const uint8_t *plain = dp_linkio_rx(io->links, &io->fanout, io->stats, pkt, io->now_s, &len,
+                                        &link_peer, &src_peer);
+    struct dp_wire_iter it;
+    if (plain == NULL) {
+        return;
+    }
+    int rc = dp_wire_frame_open(&it, plain, len);
+    if (rc != 0) {
+        count_bad_frame(io, rc);
+        return;
+    }
+    on_frame(io, pkt, &it, src_peer, link_peer);
+    /* the plaintext lives in the link's buffer until its next packet: look the messages up
+     * now, while their bytes are still there */
+    lookup_pending(io);
+}
+
+static void on_datagram(struct dp_io *io, const struct dp_rx_pkt *pkt)
+{
+    dp_stats_add(io->stats, DP_STAT_RX_DATAGRAMS, 1);
+    dp_stats_add(io->stats, DP_STAT_RX_BYTES, pkt->len);
+    if (io->links != NULL && dp_link_is_packet(pkt->data, pkt->len)) {
+        on_link_packet(io, pkt);
+        return;
+    }
+    struct dp_wire_iter it;
+    int rc = dp_wire_frame_open(&it, pkt->data, pkt->len);
+    if (rc != 0) {
+        if (rc == DC_EMALFORMED && pkt->len >= 2 &&
+            (pkt->data[0] != DP_WIRE_MAGIC0 || pkt->data[1] != DP_WIRE_MAGIC1)) {
+            dp_stats_add(io->stats, DP_STAT_BAD_FRAME_MAGIC, 1);
+        } else {
+            count_bad_frame(io, rc);
+        }
+        return;
+    }
+    int src_peer = dp_fanout_find_peer(&io->fanout, pkt->src, pkt->src_len);
+    if (dp_fanout_banned(&io->fanout, src_peer, io->now_s)) {
+        dp_stats_add(io->stats, DP_STAT_BANNED_FRAMES, 1);
+        return;
+    }
+    on_frame(io, pkt, &it, src_peer, -1);
+}
+
 void dp_io_process(struct dp_io *io, const struct dp_rx_pkt *pkts, uint32_t count)
 {
     for (uint32_t i = 0; i < count; i++) {
@@ -339,6 +392,15 @@ void dp_io_process(struct dp_io *io, const struct dp_rx_pkt *pkts, uint32_t coun
 static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
 {
     io->now_s = atomic_load_explicit(io->clock_s, memory_order_relaxed);
+    io->fanout.now_s = io->now_s;
+    io->fanout.now_ms = (uint64_t)io->now_s * 1000u;
+    if (io->now_s != io->last_sweep_s) { /* once a second, before the sends are flushed */
+        io->last_sweep_s = io->now_s;
+        dp_fanout_expire(&io->fanout, io->now_s);
+        if (io->links != NULL) {
+            dp_linkio_tick(io->links, &io->fanout, io->now_s);
+        }
+    }
     uint32_t work = io->skip_verify ? 0 : drain_results(io);
     if (io->finals != NULL) {
         work += drain_finals(io);
@@ -354,10 +416,7 @@ static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
         dp_ctl_port_flush(io->cons_port);
     }
     io->ops->tx_flush(io->be);
-    if (io->now_s != io->last_sweep_s) {
-        io->last_sweep_s = io->now_s;
-        dp_fanout_expire(&io->fanout, io->now_s);
-    }
+
     return work + n;
 }
 

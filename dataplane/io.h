@@ -14,6 +14,9 @@
  * relay that follows the chain, the I/O thread remembers which target each delivered message
  * had (dataplane/deliv.h) and turns the final positions the follower sends it (a ring of
  * struct dp_final_item) into FINAL records for the subscribers of those targets.
+ * With peer links (dataplane/linkio.h) a datagram whose first byte is a link type is opened
+ * (or answers a handshake); the frame inside is handled as any other, but its messages skip
+ * the signature check except a random sample, and a peer whose sample fails is banned.
  * When an iteration finds nothing to do it counts; past a threshold (adaptive polling) it
  * sleeps in the backend until a datagram, a worker's result or a stop request arrives.
  *
@@ -28,6 +31,7 @@
 #include "dataplane/deliv.h"
 #include "dataplane/fanout.h"
 #include "dataplane/idring.h"
+#include "dataplane/linkio.h"
 #include "dataplane/stats.h"
 #include "dataplane/verify.h"
 
@@ -60,6 +64,7 @@ struct dp_io_pending {
     struct dp_wire_msg msg; /* points into the receive buffer */
     uint64_t hash;
     int src_peer;
+    int link_peer;          /* came over this peer link (verified where it entered); -1 */
 };
 
 struct dp_io {
@@ -74,6 +79,7 @@ struct dp_io {
     uint8_t ids[DP_IO_IDS_BATCH][DP_IDRING_ID_BYTES]; /* ids waiting for one burst push */
     uint32_t ids_count;
     struct dp_idring *finals;        /* chain follower -> I/O thread; NULL: not following */
+    struct dp_linkio *links;         /* peer links; NULL: every peer is plain (and verified) */
     struct dp_deliv deliv;           /* with finals: delivered messages x final positions */
     struct dp_io_final_block final_blocks[DP_IO_FINAL_BLOCKS]; /* by height % size */
     int skip_verify;
@@ -108,6 +114,7 @@ struct dp_io_conf {
     struct dp_ctl_port *cons_port;   /* NULL: consensus records go to `port` */
     struct dp_idring *cons_ids;      /* NULL: no id feed */
     struct dp_idring *finals;        /* NULL: not following the chain */
+    struct dp_linkio *links;         /* NULL: no peer links */
     struct dp_stats_block *stats;
     struct dp_verify_worker *workers;
     uint32_t worker_count;    /* <= DP_FANOUT_PEERS_MAX */

@@ -55,7 +55,7 @@ static int init_io(struct dp_relay *r, uint32_t pool)
         .ops = r->ops, .be = r->be, .port = &r->port, .stats = r->io_stats,
         .cons_port = p->cons_feed || p->follow ? &r->cons_port : NULL,
         .cons_ids = p->cons_feed ? &r->cons_ids : NULL,
-        .finals = p->follow ? &r->finals : NULL,
+        .finals = p->follow ? &r->finals : NULL, .links = r->links,
         .workers = r->workers,
         .worker_count = r->worker_count, .msg_count = pool, .skip_verify = p->skip_verify,
         .busy_poll = p->busy_poll, .stop = &r->stop, .clock_s = &r->clock_s, .mtu = p->mtu,
@@ -66,6 +66,10 @@ static int init_io(struct dp_relay *r, uint32_t pool)
     for (uint32_t i = 0; rc == 0 && i < p->peer_count; i++) {
         rc = dp_fanout_add_peer(&r->io->fanout, (const struct sockaddr *)&p->peers[i],
                                 p->peer_lens[i]);
+    }
+    if (rc == 0 && r->links != NULL) {
+        dp_fanout_use_links(&r->io->fanout, &r->links->t);
+        rc = r->io->fanout.sealed == NULL ? -ENOMEM : 0;
     }
     for (uint32_t i = 0; rc == 0 && i < r->worker_count; i++) {
         r->workers[i].io_sleeping = &r->io->sleeping;
@@ -119,6 +123,47 @@ static int init_cons_feed(struct dp_relay *r)
     return rc;
 }
 
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Peer links: the keys ring and the link table. */
+static int init_links(struct dp_relay *r)
+{
+    const struct dp_relay_params *p = &r->params;
+    if (p->ed_sk == NULL) {
+        return 0;
+    }
+    int rc = dp_idring_init_items(&r->peer_keys, 1024, sizeof(struct dp_peer_key));
+    if (rc != 0) {
+        return rc;
+    }
+    r->links = dc_alloc_aligned(DP_CACHE_LINE, sizeof(*r->links));
+    rc = r->links == NULL ? -ENOMEM
+                          : dp_linkio_init(r->links, p->ed_sk, &r->peer_keys,
+                                           p->reverify_sample ? p->reverify_sample : 64,
+                                           p->ban_s ? p->ban_s : 300, wall_ms());
+    if (rc != 0) {
+        dc_free(r->links);
+        r->links = NULL;
+        dp_idring_fini(&r->peer_keys);
+    }
+    return rc;
+}
+
+static void fini_links(struct dp_relay *r)
+{
+    if (r->links != NULL) {
+        dp_linkio_fini(r->links);
+        dc_free(r->links);
+        r->links = NULL;
+        dp_idring_fini(&r->peer_keys);
+    }
+}
+
 static void fini_cons_feed(struct dp_relay *r)
 {
     const struct dp_relay_params *p = &r->params;
@@ -170,10 +215,14 @@ int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char
     if (rc != 0) {
         goto err_port;
     }
+    rc = init_links(r);
+    if (rc != 0) {
+        goto err_cons;
+    }
     if (r->worker_count > 0) {
         rc = init_workers(r, pool);
         if (rc != 0) {
-            goto err_cons;
+            goto err_links;
         }
     }
     rc = init_io(r, pool);
@@ -192,6 +241,8 @@ err_workers:
         dp_verify_worker_fini(&r->workers[i]);
     }
     dc_free(r->workers);
+err_links:
+    fini_links(r);
 err_cons:
     fini_cons_feed(r);
 err_port:
@@ -320,6 +371,7 @@ void dp_relay_fini(struct dp_relay *r)
         dp_verify_worker_fini(&r->workers[i]);
     }
     dc_free(r->workers);
+    fini_links(r);
     fini_cons_feed(r);
     dp_ctl_port_fini(&r->port);
     r->ops->close(r->be);
@@ -340,6 +392,11 @@ struct dp_ctl_port *dp_relay_cons_port(struct dp_relay *r)
 struct dp_idring *dp_relay_finals(struct dp_relay *r)
 {
     return r->params.follow && !r->params.cons_feed ? &r->finals : NULL;
+}
+
+struct dp_idring *dp_relay_peer_keys(struct dp_relay *r)
+{
+    return r->links != NULL ? &r->peer_keys : NULL;
 }
 
 void dp_relay_wake_io(struct dp_relay *r)

@@ -13,6 +13,9 @@
  * that follows the chain (params.follow) hands CONSENSUS records to its follower the same way
  * and takes final positions back through a ring, for FINAL records to its subscribers.
  *
+ * With the node's key (params.ed_sk) gossip between dataplanes runs over authenticated peer
+ * links (dataplane/linkio.h), fed with the identities the control thread learns.
+ *
  * dp_relay_ctl_port() and dp_relay_stats() may be read from any thread between start and stop.
  */
 #ifndef DP_RELAY_H
@@ -22,6 +25,7 @@
 #include "dataplane/ctl_port.h"
 #include "dataplane/idring.h"
 #include "dataplane/io.h"
+#include "dataplane/linkio.h"
 #include "dataplane/stats.h"
 #include "dataplane/verify.h"
 
@@ -55,6 +59,9 @@ struct dp_relay_params {
     uint32_t dedup_window_s;
     int cons_feed;                /* validator: a consensus port and an id ring (see io.h) */
     int follow;                   /* chain follower: a consensus port and a finals ring */
+    const uint8_t *ed_sk;         /* the node's key (64 bytes) for peer links; NULL: none */
+    uint32_t reverify_sample;     /* with links: re-verify 1 in this many linked messages */
+    uint32_t ban_s;               /* with links: a forging peer is cut off this long */
 };
 
 struct dp_relay {
@@ -70,6 +77,8 @@ struct dp_relay {
     struct dp_ctl_port cons_port; /* with params.cons_feed */
     struct dp_idring cons_ids;    /* with params.cons_feed */
     struct dp_idring finals;      /* with params.follow: struct dp_final_item */
+    struct dp_linkio *links;      /* with params.ed_sk: peer links, else NULL */
+    struct dp_idring peer_keys;   /* with params.ed_sk: control thread -> I/O thread */
     struct dp_stats_set stats;
     pthread_t io_thread;
     pthread_t worker_threads[DP_RELAY_WORKERS_MAX];
@@ -100,6 +109,8 @@ struct dp_ctl_port *dp_relay_cons_port(struct dp_relay *relay);
 struct dp_idring *dp_relay_cons_ids(struct dp_relay *relay);
 /* With params.follow: the ring of final positions to the I/O thread; NULL otherwise. */
 struct dp_idring *dp_relay_finals(struct dp_relay *relay);
+/* With params.ed_sk: where the control thread pushes the identities it learns; else NULL. */
+struct dp_idring *dp_relay_peer_keys(struct dp_relay *relay);
 /* Any thread: wake the I/O thread (after pushing final positions). */
 void dp_relay_wake_io(struct dp_relay *relay);
 const struct dp_stats_set *dp_relay_stats(const struct dp_relay *relay);

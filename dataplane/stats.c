@@ -35,6 +35,17 @@ static const struct {
     [DP_STAT_CONS_IDS] = { "cons_ids", "verified message ids handed to consensus" },
     [DP_STAT_FINAL_IDS] = { "final_ids", "final positions of delivered messages told to "
                                          "subscribers" },
+    [DP_STAT_LINK_RX_PACKETS] = { "link_rx_packets", "link packets received" },
+    [DP_STAT_LINK_TX_SEALED] = { "link_tx_sealed", "frames sent sealed over a peer link" },
+    [DP_STAT_LINK_SESSIONS] = { "link_sessions", "peer link sessions established" },
+    [DP_STAT_TRUSTED] = { "trusted", "messages from a peer link forwarded without a signature "
+                                     "check (verified where they entered)" },
+    [DP_STAT_SAMPLED] = { "sampled", "messages from a peer link whose signature was checked "
+                                     "again (the sample)" },
+    [DP_STAT_PEER_BANS] = { "peer_bans", "peers banned for forwarding a bad signature" },
+    [DP_STAT_LINK_DROPS] = { "link_drops", "link packets refused (bad, replayed, unknown)" },
+    [DP_STAT_LINK_BANNED_DROPS] = { "link_banned_drops", "link packets from a banned peer" },
+    [DP_STAT_BANNED_FRAMES] = { "banned_frames", "frames from a banned peer's address" },
     [DP_STAT_FINAL_WAITING] = { "final_waiting",
                                 "final positions that came before their message (held)" },
     [DP_STAT_DROP_POOL] = { "drop_pool", "messages dropped: no free buffer" },

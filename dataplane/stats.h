@@ -46,6 +46,9 @@ enum dp_stat {
     DP_STAT_DROP_CONS_IDS,      /* verified ids not handed to consensus: id ring full */
     DP_STAT_DROP_POOL,          /* no free message buffer */
     DP_STAT_DROP_TX,            /* records not sent: send failed or no send buffer */
+    DP_STAT_LINK_DROPS,         /* link packets refused (see the link's reasons) */
+    DP_STAT_LINK_BANNED_DROPS,  /* link packets from a banned peer */
+    DP_STAT_BANNED_FRAMES,      /* plain frames from a banned peer's address */
     DP_STAT_DROP_SUB_FULL,      /* subscriber table full: subscribe refused */
     DP_STAT_DEDUP_EVICTIONS,    /* a live de-dup entry overwritten (table too small) */
     DP_STAT_TX_DATAGRAMS,
@@ -55,6 +58,12 @@ enum dp_stat {
     DP_STAT_CONS_IDS,           /* verified message ids handed to consensus (validators) */
     DP_STAT_FINAL_IDS,          /* final positions sent to subscribers (chain followers) */
     DP_STAT_FINAL_WAITING,      /* final positions that came before their message (held) */
+    DP_STAT_LINK_RX_PACKETS,    /* link packets received (handshakes and data) */
+    DP_STAT_LINK_TX_SEALED,     /* frames sent sealed over a link */
+    DP_STAT_LINK_SESSIONS,      /* link sessions that became usable */
+    DP_STAT_TRUSTED,            /* messages from a link forwarded without a signature check */
+    DP_STAT_SAMPLED,            /* messages from a link re-verified (the sample) */
+    DP_STAT_PEER_BANS,          /* peers banned: a sampled message had a bad signature */
     DP_STAT_RX_KERNEL_DROPS,    /* gauge: datagrams the kernel dropped, socket queue full */
     DP_STAT_SUBSCRIBERS,        /* gauge */
     DP_STAT_PEERS,              /* gauge */

@@ -27,6 +27,7 @@
 struct dp_msg {
     uint16_t body_len;
     int16_t src_peer; /* fan-out skips this peer; -1: from a user */
+    int16_t link_peer; /* came over this peer link (a sampled re-check); -1: plain */
     uint8_t good;     /* set by the worker */
     uint8_t body[DP_WIRE_MSG_BYTES_MAX];
 };

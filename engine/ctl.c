@@ -30,6 +30,8 @@
 #include "common/dc_log.h"
 #include "conf/maddr.h"
 #include "dataplane/ctl_port.h"
+#include "dataplane/idring.h"
+#include "dataplane/linkio.h"
 #include "dataplane/wire.h"
 #include "engine/kad.h"
 #include "engine/node_config.h"
@@ -220,6 +222,20 @@ static void contact_addr(const struct eng_noderec *rec, const struct sockaddr *s
  * Adds or refreshes a node from a verified record. Returns its peer slot, or NULL when the
  * record is a replay, a conflict, our own, or its bucket is full (each counted).
  */
+/* A verified identity and where to reach it, for the dataplane's peer links. */
+static void offer_key(struct eng_ctl_state *s, const struct eng_noderec *rec,
+                      const struct sockaddr_storage *addr, socklen_t addr_len)
+{
+    if (s->p.peer_keys == NULL) {
+        return;
+    }
+    struct dp_peer_key k = { .addr_len = addr_len };
+    memcpy(k.ed_pk, rec->pk, sizeof(k.ed_pk));
+    memcpy(&k.addr, addr, addr_len);
+    /* a full ring drops the offer: the record comes again with the next contact */
+    (void)dp_idring_push_burst(s->p.peer_keys, &k, 1);
+}
+
 static struct eng_kad_peer *learn(struct eng_ctl_state *s, const struct eng_noderec *rec,
                                   const struct sockaddr *src, uint64_t now)
 {
@@ -242,6 +258,7 @@ static struct eng_kad_peer *learn(struct eng_ctl_state *s, const struct eng_node
             peer->addr = addr;
             peer->addr_len = addr_len;
             s->dirty = 1;
+            offer_key(s, rec, &addr, addr_len);
         }
         return peer;
     }
@@ -256,6 +273,7 @@ static struct eng_kad_peer *learn(struct eng_ctl_state *s, const struct eng_node
     eng_sockaddr_str((struct sockaddr *)&addr, where, sizeof(where));
     DC_INFO("ctl", "learned node %s at %s", hex, where);
     s->dirty = 1;
+    offer_key(s, rec, &addr, addr_len);
     if (!s->lookup.active && s->next_lookup_ms > now + 200) {
         s->next_lookup_ms = now + 200; /* a new node may know more: look again soon */
     }
@@ -987,11 +1005,13 @@ void eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_
 }
 
 int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                  const struct eng_key *key, struct dp_ctl_port *port)
+                  const struct eng_key *key, struct dp_ctl_port *port,
+                  struct dp_idring *peer_keys)
 {
     static struct eng_ctl_params p; /* large; only the main thread starts a control plane */
     ctl->state = NULL;
     eng_ctl_params_from_config(&p, cfg, key, port);
+    p.peer_keys = peer_keys;
     int rc = eng_ctl_start_params(ctl, &p);
     sodium_memzero(&p.key, sizeof(p.key));
     return rc;

@@ -26,6 +26,7 @@
 
 struct eng_node_config; /* engine/node_config.h */
 struct dp_ctl_port;     /* dataplane/ctl_port.h */
+struct dp_idring;       /* dataplane/idring.h */
 struct eng_ctl_state;   /* engine/ctl.c */
 
 #define ENG_CTL_BOOTSTRAP_MAX 64
@@ -51,6 +52,9 @@ struct eng_ctl_params {
     uint32_t peer_check_interval_ms;       /* liveness ping period; 3 missed = disconnected */
     int udp_fd;                            /* the node's socket; -1 = bind `listen` here */
     struct dp_ctl_port *port;              /* where received records arrive; NULL with -1 */
+    /* Where every identity learnt from a verified node record goes, for the dataplane's peer
+     * links (struct dp_peer_key items, dataplane/linkio.h); NULL: nowhere. */
+    struct dp_idring *peer_keys;
     /* Called on the control thread for every CONSENSUS record; NULL: counted and dropped. */
     void (*on_consensus)(void *arg, const uint8_t *body, size_t body_len,
                          const struct sockaddr *src, socklen_t src_len);
@@ -71,7 +75,8 @@ struct eng_ctl {
  * after an error. Call eng_ctl_stop() after a successful start.
  */
 int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
-                  const struct eng_key *key, struct dp_ctl_port *port);
+                  const struct eng_key *key, struct dp_ctl_port *port,
+                  struct dp_idring *peer_keys);
 
 /*
  * The parameters eng_ctl_start() would use: the node's own key (the one the node loaded or

@@ -66,8 +66,8 @@ static int load_config(struct eng_node_config *cfg, int argc, char **argv)
     return 0;
 }
 
-static void relay_params(const struct eng_node_config *cfg, struct dp_relay_params *p,
-                         int cons_feed)
+static void relay_params(const struct eng_node_config *cfg, const struct eng_key *key,
+                         struct dp_relay_params *p, int cons_feed)
 {
     memset(p, 0, sizeof(*p));
     p->listen = cfg->listen.sa;
@@ -95,6 +95,9 @@ static void relay_params(const struct eng_node_config *cfg, struct dp_relay_para
     p->dedup_entries = cfg->dedup_entries;
     p->dedup_window_s = cfg->dedup_window_s;
     p->cons_feed = cons_feed;
+    p->ed_sk = cfg->links ? key->sk : NULL;
+    p->reverify_sample = cfg->reverify_sample;
+    p->ban_s = cfg->ban_s;
 }
 
 /* The node's identity: the key file, or a fresh key for this run. 0 or 1 after one line. */
@@ -129,7 +132,7 @@ static int ctl_hook_start(struct eng_ctl *ctl, const struct eng_node_config *cfg
                           const struct eng_key *key, struct dp_relay *relay,
                           struct chain_threads *ch)
 {
-    int rc = eng_ctl_start(ctl, cfg, key, dp_relay_ctl_port(relay));
+    int rc = eng_ctl_start(ctl, cfg, key, dp_relay_ctl_port(relay), dp_relay_peer_keys(relay));
     if (rc == 0 && ch->val.state != NULL) {
         rc = eng_validator_start(&ch->val, ctl, cfg, relay);
     } else if (rc == 0 && ch->fol.state != NULL) {
@@ -254,7 +257,7 @@ static int run(const struct eng_node_config *cfg, const struct eng_key *key,
         return 1;
     }
     struct dp_relay_params params;
-    relay_params(cfg, &params, ch.val.state != NULL);
+    relay_params(cfg, key, &params, ch.val.state != NULL);
     params.follow = ch.fol.state != NULL;
     int rc = dp_relay_init(relay, &params, err, sizeof(err));
     if (rc != 0) {

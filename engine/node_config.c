@@ -39,6 +39,9 @@ void eng_node_config_defaults(struct eng_node_config *cfg)
     cfg->empty_block_interval_ms = ENG_NODE_EMPTY_BLOCK_INTERVAL_MS_DEFAULT;
     cfg->timeout_propose_ms = ENG_NODE_TIMEOUT_PROPOSE_MS_DEFAULT;
     cfg->timeout_vote_ms = ENG_NODE_TIMEOUT_VOTE_MS_DEFAULT;
+    cfg->links = 1;
+    cfg->reverify_sample = 64;
+    cfg->ban_s = 300;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -223,6 +226,9 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     cfg->poll = c->dataplane.polling == CONF_POLLING_BUSY ? ENG_NODE_POLL_BUSY
                                                           : ENG_NODE_POLL_ADAPTIVE;
     cfg->bench_skip_verify = c->dataplane.bench_skip_verify;
+    cfg->links = c->dataplane.links;
+    cfg->reverify_sample = (uint32_t)c->relay.reverify_sample;
+    cfg->ban_s = (uint32_t)c->relay.ban_s;
     cfg->mtu = (uint32_t)c->dataplane.mtu;
     cfg->dedup_entries = (uint32_t)c->dataplane.dedup_entries;
     cfg->dedup_window_s = (uint32_t)c->dataplane.dedup_window_s;

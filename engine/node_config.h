@@ -80,6 +80,9 @@ struct eng_node_config {
     uint32_t verify_workers;       /* 1..ENG_NODE_VERIFY_WORKERS_MAX */
     enum eng_node_poll poll;
     int bench_skip_verify;         /* skip Ed25519 checks: benchmarks of the dataplane only */
+    int links;                     /* [dataplane] links */
+    uint32_t reverify_sample;      /* [relay] reverify_sample */
+    uint32_t ban_s;                /* [relay] ban_s */
     uint32_t mtu;                  /* UDP payload bytes per datagram we send */
     uint32_t subscribers_max;
     uint32_t sub_expiry_s;         /* a subscription lapses unless renewed within this */

@@ -41,11 +41,13 @@ expect_exact "$tmp/big.json" 100000
 relays_alive
 
 # r0 took every bad item: 1,000 bad signatures plus the garbage that is a message with a
-# swapped key (a quarter of it) fail verification; the rest of the garbage fails to parse.
+# swapped key (a quarter of it) fail verification; the rest of the garbage fails to parse (as
+# a frame, or as a peer-link packet when its first byte is a link type: link_drops).
 wait_stat 0 invalid_sig 1000
 dropped=$(($(relay_stat 0 invalid_sig) + $(relay_stat 0 bad_frame_truncated) +
     $(relay_stat 0 bad_frame_magic) + $(relay_stat 0 bad_frame_version) +
-    $(relay_stat 0 bad_frame_other) + $(relay_stat 0 bad_msg) + $(relay_stat 0 bad_record_type)))
+    $(relay_stat 0 bad_frame_other) + $(relay_stat 0 bad_msg) + $(relay_stat 0 bad_record_type) +
+    $(relay_stat 0 link_drops)))
 ((dropped >= 11000)) || fail "relay 0 counted $dropped bad items, wanted >= 11000"
 for i in 1 2 3; do
     wait_stat "$i" rx_msgs 100000 # its stats line is current, so a zero below means zero
