@@ -156,6 +156,7 @@ struct totals {
     uint64_t part_requests;
     uint64_t requests_answered;
     uint64_t root_mismatches;
+    uint64_t parts_foreign;
     uint64_t byz_part_acts;
 };
 
@@ -175,6 +176,7 @@ static void add(struct totals *t, const struct sim_result *res)
     t->part_requests += res->part_requests;
     t->requests_answered += res->requests_answered;
     t->root_mismatches += res->root_mismatches;
+    t->parts_foreign += res->parts_foreign;
     t->byz_part_acts += res->byz_part_acts;
 }
 
@@ -307,9 +309,9 @@ int main(int argc, char **argv)
     if (all.parts_sent > 0) {
         printf("cons-sim: parts: %" PRIu64 " sent, %" PRIu64 " messages reassembled, %" PRIu64
                " part requests (%" PRIu64 " answered), %" PRIu64 " root mismatches, %" PRIu64
-               " proposals with withheld or mixed parts\n", all.parts_sent,
-               all.msgs_reassembled, all.part_requests, all.requests_answered,
-               all.root_mismatches, all.byz_part_acts);
+               " foreign parts dropped, %" PRIu64 " proposals with withheld or mixed parts\n",
+               all.parts_sent, all.msgs_reassembled, all.part_requests, all.requests_answered,
+               all.root_mismatches, all.parts_foreign, all.byz_part_acts);
     }
     sim_release();
     return 0;

@@ -136,8 +136,13 @@ void sim_parts_recv(struct sim_world *w, struct sim_node *node, uint32_t from,
         sim_hand_message(w, node, from, bytes, len);
         return;
     }
-    /* A part whose origin is not its sender is dropped, as the node does. */
+    /*
+     * A part whose origin is not its sender is dropped, as the node does (parts_foreign).
+     * That includes the answers of a validator other than the origin to our round-robin
+     * requests: cons_frag_answer() stamps them with the message's origin.
+     */
     if (cons_frag_part_decode(bytes, len, &part) == 0 && part.origin != from) {
+        w->res->parts_foreign++;
         return;
     }
     uint64_t mismatches = node->frag.stats.msgs_root_mismatch;

@@ -22,14 +22,14 @@
  * ids submitted in bursts, so that most proposals and sync blocks travel as parts. */
 #define SIM_PARTS_IDS_MIN 200
 #define SIM_PARTS_IDS_MAX 2000
-#define SIM_PARTS_BURST_MAX 400    /* ids one client step submits at most */
+#define SIM_PARTS_BURST_MAX 200    /* ids one client step submits at most */
 #define SIM_MSG_BYTES_MAX 1536     /* one datagram: a whole small message, a part, a request */
 #define SIM_INFLIGHT_MAX 32768
 #define SIM_HEIGHTS_MAX 1024
 #define SIM_WAL_BYTES (4u << 20)
 #define SIM_WAL_BUFFER_BYTES 8192
 #define SIM_IDS_MAX 8192           /* ids submitted per run without parts */
-#define SIM_PARTS_IDS_TOTAL 32768  /* ... and with parts */
+#define SIM_PARTS_IDS_TOTAL 8192   /* ... and with parts (each costs every validator time) */
 #define SIM_VOTES_MAX 65536
 #define SIM_TICK_UNITS 10          /* time units per tick (without skew) */
 #define SIM_EMPTY_BLOCK_TICKS 20   /* the heartbeat: an idle proposer waits this long */
@@ -88,6 +88,7 @@ struct sim_result {
     uint64_t part_requests;        /* PART_REQUESTs sent ... */
     uint64_t requests_answered;    /* ... and answered */
     uint64_t root_mismatches;      /* reassembled messages refused: parts of mixed messages */
+    uint64_t parts_foreign;        /* parts dropped: their origin is not their sender */
     uint64_t byz_part_acts;        /* proposals whose parts a Byzantine validator tampered with */
     uint64_t fault_heights;        /* committed by the end of the fault phase ... */
     uint64_t fault_time;           /* ... which lasted this long */

@@ -541,7 +541,6 @@ static void fault_step(struct sim_world *w)
  */
 static void submit_step(struct sim_world *w)
 {
-    uint8_t id[CONS_ID_BYTES];
     uint32_t copies = 1 + (uint32_t)sim_rng_below(&w->rng, 2);
     uint32_t burst = w->parts ? 1 + (uint32_t)sim_rng_below(&w->rng, w->burst_max) : 1;
     w->next_submit_at = w->now + 5 + sim_rng_below(&w->rng, 40);
@@ -553,12 +552,14 @@ static void submit_step(struct sim_world *w)
     }
     uint64_t first = w->ids_submitted;
     w->ids_submitted += burst;
+    for (uint32_t k = 0; k < burst; k++) {
+        sim_submitted_id(w, first + k);
+    }
     for (uint32_t c = 0; c < copies; c++) {
         uint32_t to = pick_node(w, 1, 0);
         int accepted = 0;
         for (uint32_t k = 0; to < w->n && k < burst; k++) {
-            sim_make_id(w, first + k, id);
-            accepted |= cons_submit(&w->nodes[to].m, id) == 0;
+            accepted |= cons_submit(&w->nodes[to].m, w->ids[first + k]) == 0;
         }
         if (accepted) {
             /* As the node does: a tick after submitting lets a waiting proposer propose. */
@@ -638,6 +639,7 @@ static struct sim_world *world_get(void)
     w->committed_hash = calloc(SIM_HEIGHTS_MAX, CONS_HASH_BYTES);
     w->committed_set = calloc(SIM_HEIGHTS_MAX, 1);
     w->id_committed = calloc(SIM_PARTS_IDS_TOTAL, 1);
+    w->ids = calloc(SIM_PARTS_IDS_TOTAL, CONS_ID_BYTES);
     w->votes = calloc(SIM_VOTES_MAX, sizeof(*w->votes));
     w->enc = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
     w->enc_alt = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
@@ -647,7 +649,7 @@ static struct sim_world *world_get(void)
     w->alt_ids = calloc(SIM_PARTS_IDS_MAX, CONS_ID_BYTES);
     DC_ASSERT(w->msgs && w->heap && w->free_list && w->committed_hash && w->committed_set &&
               w->id_committed && w->votes && w->enc && w->enc_alt && w->rec_buf &&
-              w->wal_payload && w->dec_ids && w->alt_ids);
+              w->wal_payload && w->dec_ids && w->alt_ids && w->ids);
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
         w->nodes[i].wal_bytes = calloc(1, SIM_WAL_BYTES);
         w->nodes[i].wal_buffer = calloc(1, SIM_WAL_BUFFER_BYTES);
@@ -685,6 +687,7 @@ void sim_release(void)
     free(w->wal_payload);
     free(w->dec_ids);
     free(w->alt_ids);
+    free(w->ids);
     free(w);
 }
 

@@ -117,6 +117,7 @@ struct sim_world {
     uint8_t *committed_set;
     uint64_t ids_submitted;
     uint8_t *id_committed;
+    uint8_t (*ids)[CONS_ID_BYTES];      /* every id submitted, by counter */
     struct sim_vote_entry *votes;
     uint64_t gen;
     uint8_t *wal_payload;               /* msg_bytes_max */
@@ -136,6 +137,8 @@ extern const struct cons_sig_ops sim_fast_sig;
 
 /* check.c */
 void sim_make_id(const struct sim_world *w, uint64_t counter, uint8_t id[CONS_ID_BYTES]);
+/* Make id `counter` (the next one submitted) into w->ids[counter] for the checks. */
+void sim_submitted_id(struct sim_world *w, uint64_t counter);
 int sim_block_valid(void *ctx, const struct cons_block *block);
 void sim_check_vote(struct sim_world *w, const struct sim_node *node,
                     const struct cons_vote *vote);
