@@ -5,7 +5,8 @@
  * One run ("world") is a safety phase with the scenario's faults (delays, drops,
  * duplicates, reordering, partitions, crashes losing unsynced writes, clock skew, one
  * equivocating validator) followed by a liveness phase on a healed network in which every
- * honest validator must commit a new block within a bounded simulated time. Checkers run on
+ * honest validator must commit a new block within a bounded simulated time. Messages larger
+ * than one record travel as parts through each validator's cons_frag (parts.c). Checkers run on
  * every step: agreement, validity, no honest double-sign, progress. Single-threaded test
  * code; it may allocate (it is not consensus/).
  */
