@@ -228,8 +228,9 @@ int cons_frag_send(struct cons_frag *frag, const uint8_t *msg, size_t len,
  * DC_ETOOBIG (total over msg_bytes_max), DC_ECONFLICT (the root is held with another total
  * or count, or this index with other bytes), DC_EDUPLICATE (part held, or message already
  * complete: once every part of a complete message has come again, the last of them returns
- * 0 and hands the message out again, as a re-sent whole message would be), DC_ECORRUPT (all parts held but they hash to another root: the parts are
- * dropped and the message is asked for again). A slot is recycled, oldest first, when its
+ * 0 and hands the message out again, as a re-sent whole message would be), DC_ECORRUPT
+ * (all parts held but they hash to another root: the parts are dropped and the message is
+ * asked for again). A slot is recycled, oldest first, when its
  * origin starts a message it has no free slot for.
  */
 int cons_frag_feed(struct cons_frag *frag, const uint8_t *body, size_t len, uint64_t now,

@@ -730,8 +730,8 @@ static void world_reset(struct sim_world *w, const struct sim_scenario *sc, uint
     w->ids_total = SIM_IDS_MAX;
     w->burst_max = 1;
     if (w->parts) {
-        w->block_ids_max = SIM_PARTS_IDS_MIN +
-                           (uint32_t)sim_rng_below(&w->rng, SIM_PARTS_IDS_MAX - SIM_PARTS_IDS_MIN + 1);
+        uint32_t span = SIM_PARTS_IDS_MAX - SIM_PARTS_IDS_MIN + 1;
+        w->block_ids_max = SIM_PARTS_IDS_MIN + (uint32_t)sim_rng_below(&w->rng, span);
         w->ids_total = SIM_PARTS_IDS_TOTAL;
         w->burst_max = 20 + (uint32_t)sim_rng_below(&w->rng, SIM_PARTS_BURST_MAX - 20 + 1);
     }
