@@ -25,9 +25,11 @@ enum slot_state {
 struct cons_frag_slot {
     uint8_t root[CONS_HASH_BYTES];
     uint8_t have[CONS_FRAG_BITMAP_BYTES];
+    uint8_t again[CONS_FRAG_BITMAP_BYTES]; /* complete: parts seen again since the hand-out */
     uint8_t state;              /* enum slot_state */
     uint16_t count;
     uint16_t received;          /* bits set in `have` */
+    uint16_t repeated;          /* bits set in `again` */
     uint32_t total_len;
     uint32_t tries;             /* requests sent for this message */
     uint64_t seq;               /* when the slot was taken: the smallest is recycled first */
@@ -485,6 +487,35 @@ static int slot_finish(struct cons_frag *frag, struct cons_frag_slot *slot, uint
     return 0;
 }
 
+/*
+ * A repeated part of a message already handed out. Once every part has come again (a
+ * re-send: the origin's rebroadcast, a sync block served again), the message is handed out
+ * again, as a whole message re-sent in one record would be: the receiver may have refused
+ * the first copy (a block for a height it had not reached) and need this one. Scattered
+ * network duplicates stay duplicates. 0 with done->msg set, or DC_EDUPLICATE.
+ */
+static int slot_repeat(struct cons_frag *frag, struct cons_frag_slot *slot,
+                       const struct cons_frag_part *part, struct cons_frag_done *done)
+{
+    DC_ASSERT(slot->state == SLOT_COMPLETE);
+    if (!bit_get(slot->again, part->index)) {
+        bit_set(slot->again, part->index);
+        slot->repeated++;
+    }
+    DC_ASSERT(slot->repeated <= slot->count);
+    if (slot->repeated < slot->count) {
+        return DC_EDUPLICATE;
+    }
+    memset(slot->again, 0, sizeof(slot->again));
+    slot->repeated = 0;
+    frag->stats.msgs_again++;
+    done->msg = slot->buf;
+    done->len = slot->total_len;
+    done->origin = part->origin;
+    memcpy(done->root, slot->root, CONS_HASH_BYTES);
+    return 0;
+}
+
 /* A part for a slot that knows its root: a repeat, a contradiction, or new bytes. */
 static int slot_check(struct cons_frag *frag, const struct cons_frag_slot *slot,
                       const struct cons_frag_part *part)
@@ -526,6 +557,9 @@ int cons_frag_feed(struct cons_frag *frag, const uint8_t *body, size_t len, uint
     struct cons_frag_slot *slot = slot_find(frag, part.origin, part.root);
     if (slot != NULL) {
         err = slot_check(frag, slot, &part);
+        if (err == DC_EDUPLICATE && slot->state == SLOT_COMPLETE) {
+            return slot_repeat(frag, slot, &part, done);
+        }
         if (err != 0) {
             return err;
         }

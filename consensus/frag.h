@@ -98,6 +98,7 @@ struct cons_frag_stats {
     uint64_t parts_conflict;        /* DC_ECONFLICT: disagrees with what we hold for the root */
     uint64_t msgs_complete;         /* reassembled and matching their root */
     uint64_t msgs_root_mismatch;    /* reassembled but hashing to another root: dropped */
+    uint64_t msgs_again;            /* complete messages handed out again: all parts re-sent */
     uint64_t slots_evicted_incomplete; /* recycled before all parts came */
     uint64_t msgs_sent;             /* cons_frag_send() of a new root */
     uint64_t msgs_resent;           /* cons_frag_send() of a root in the cache */
@@ -226,8 +227,10 @@ int cons_frag_send(struct cons_frag *frag, const uint8_t *msg, size_t len,
  * each counted: cons_frag_part_decode()'s, DC_ERANGE (origin >= validator_count, or our own),
  * DC_ETOOBIG (total over msg_bytes_max), DC_ECONFLICT (the root is held with another total
  * or count, or this index with other bytes), DC_EDUPLICATE (part held, or message already
- * complete), DC_ECORRUPT (all parts held but they hash to another root: the parts are
- * dropped and the message is asked for again). A slot is recycled, oldest first, when its
+ * complete: once every part of a complete message has come again, the last of them returns
+ * 0 and hands the message out again, as a re-sent whole message would be), DC_ECORRUPT
+ * (all parts held but they hash to another root: the parts are dropped and the message is
+ * asked for again). A slot is recycled, oldest first, when its
  * origin starts a message it has no free slot for.
  */
 int cons_frag_feed(struct cons_frag *frag, const uint8_t *body, size_t len, uint64_t now,

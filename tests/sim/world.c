@@ -14,7 +14,10 @@
 #include "world.h"
 
 #define LIVE_BUDGET 40000           /* time units the healed network gets to commit */
+#define MEMPOOL_IDS 256             /* pending ids per validator ... */
+#define MEMPOOL_PARTS_IDS 4096      /* ... with large blocks */
 #define CRASH_MID_BATCH_PM 4        /* chance a group commit is cut by a power loss */
+#define BURST_STRAGGLER_PM 30       /* a part of a burst that takes a path of its own */
 
 static const uint8_t genesis_hash[CONS_HASH_BYTES] = { 'g', 'e', 'n', 'e', 's', 'i', 's' };
 
@@ -74,6 +77,35 @@ static uint32_t heap_pop(struct sim_world *w)
     }
 }
 
+/*
+ * A datagram's delay: independent, 1..delay_max; within a burst (the parts of one message)
+ * the burst's delay to that destination plus a jitter of up to an eighth of it, and now
+ * and then (a straggler) independent again. Parts sent together arrive roughly together,
+ * as on a real path, yet reorder among themselves and against other messages.
+ */
+static uint64_t datagram_delay(struct sim_world *w, uint32_t to)
+{
+    if (!w->burst || sim_rng_chance(&w->rng, BURST_STRAGGLER_PM)) {
+        return 1 + sim_rng_below(&w->rng, w->delay_max);
+    }
+    return w->burst_delay[to] + sim_rng_below(&w->rng, w->delay_max / 8 + 1);
+}
+
+void sim_net_burst_begin(struct sim_world *w)
+{
+    DC_ASSERT(!w->burst);
+    w->burst = 1;
+    for (uint32_t j = 0; j < w->n; j++) {
+        w->burst_delay[j] = 1 + sim_rng_below(&w->rng, w->delay_max);
+    }
+}
+
+void sim_net_burst_end(struct sim_world *w)
+{
+    DC_ASSERT(w->burst);
+    w->burst = 0;
+}
+
 static void enqueue(struct sim_world *w, uint32_t from, uint32_t to, const uint8_t *bytes,
                     uint32_t len)
 {
@@ -87,7 +119,7 @@ static void enqueue(struct sim_world *w, uint32_t from, uint32_t to, const uint8
         }
         uint32_t index = w->free_list[--w->free_len];
         struct sim_msg *msg = &w->msgs[index];
-        msg->at = w->now + 1 + sim_rng_below(&w->rng, w->delay_max);
+        msg->at = w->now + datagram_delay(w, to);
         msg->seq = w->seq++;
         msg->from = (uint16_t)from;
         msg->to = (uint16_t)to;
@@ -113,21 +145,27 @@ void sim_net_send(struct sim_world *w, uint32_t from, uint32_t to, const uint8_t
     }
 }
 
-uint32_t sim_encode(const struct cons_msg *msg, uint8_t *out)
+uint32_t sim_encode(const struct sim_world *w, const struct cons_msg *msg, uint8_t *out)
 {
     size_t size = cons_msg_encoded_size(msg);
-    DC_ASSERT(size > 0 && size <= SIM_MSG_BYTES_MAX);
-    return (uint32_t)cons_msg_encode(msg, out, SIM_MSG_BYTES_MAX);
+    DC_ASSERT(size > 0 && size <= w->msg_bytes_max);
+    return (uint32_t)cons_msg_encode(msg, out, w->msg_bytes_max);
+}
+
+/* The largest message of a run whose blocks hold up to `ids` ids: a full sync block. */
+static uint32_t msg_bytes_for(uint32_t ids)
+{
+    return 1 + CONS_HEADER_BYTES_MAX + ids * CONS_ID_BYTES + CONS_CERT_BYTES_MAX;
 }
 
 /* ------------------------------------------------------------------ disks */
 
 static void wal_append(struct sim_world *w, struct sim_node *node, const struct cons_msg *rec)
 {
-    uint8_t buf[SIM_MSG_BYTES_MAX];
+    uint8_t *buf = w->rec_buf;
     size_t size = cons_record_encoded_size(rec);
-    DC_ASSERT(size > 0 && size <= sizeof(buf));
-    size = cons_record_encode(rec, buf, sizeof(buf));
+    DC_ASSERT(size > 0 && size <= w->msg_bytes_max);
+    size = cons_record_encode(rec, buf, w->msg_bytes_max);
     int err = cons_wal_append(&node->wal, 1, buf, (uint32_t)size, NULL);
     if (err != 0) {
         sim_fail(w, "node %u: WAL append failed: %s", node->m.cfg.self, dc_strerror(err));
@@ -144,7 +182,15 @@ static void store_append(struct sim_world *w, struct sim_node *node,
         return;
     }
     DC_ASSERT(h == node->store_top + 1);
-    node->store[h].len = sim_encode(&msg, node->store[h].bytes);
+    struct sim_stored *st = &node->store[h];
+    size_t size = cons_msg_encoded_size(&msg);
+    if (st->cap < size) {
+        free(st->bytes);
+        st->cap = (uint32_t)size < SIM_MSG_BYTES_MAX ? SIM_MSG_BYTES_MAX : (uint32_t)size;
+        st->bytes = malloc(st->cap);
+        DC_ASSERT(st->bytes != NULL);
+    }
+    st->len = sim_encode(w, &msg, st->bytes);
     node->store[h].synced = 0;
     node->store_top = h;
 }
@@ -217,14 +263,14 @@ static void serve_sync(struct sim_world *w, struct sim_node *node, uint16_t to, 
     /* A few blocks per request: the requester asks again while it is behind. */
     for (uint64_t h = from; h <= node->store_top && h < from + 4; h++) {
         if (node->store[h].len > 0) {
-            sim_net_send(w, node->m.cfg.self, to, node->store[h].bytes, node->store[h].len);
+            /* one-off: cut into parts uncached, as the node does */
+            sim_send_bytes(w, node, to, node->store[h].bytes, node->store[h].len, 0);
         }
     }
 }
 
 static void do_send(struct sim_world *w, struct sim_node *node, const struct cons_action *a)
 {
-    uint8_t buf[SIM_MSG_BYTES_MAX];
     if (a->msg.kind == CONS_MSG_VOTE) {
         sim_check_vote(w, node, &a->msg.vote);
     }
@@ -249,7 +295,7 @@ static void do_send(struct sim_world *w, struct sim_node *node, const struct con
         sim_byz_send(w, node, a);
         return;
     }
-    sim_net_send(w, node->m.cfg.self, a->to, buf, sim_encode(&a->msg, buf));
+    sim_send(w, node, a->to, &a->msg);
 }
 
 static void do_commit(struct sim_world *w, struct sim_node *node, const struct cons_action *a)
@@ -312,9 +358,9 @@ static void node_config(struct sim_world *w, struct sim_node *node, uint32_t ind
     cfg->empty_block_interval_ticks = SIM_EMPTY_BLOCK_TICKS;
     cfg->rebroadcast_ticks = 12;
     cfg->sync_retry_ticks = 10;
-    cfg->block_ids_max = SIM_BLOCK_IDS;
-    cfg->mempool_ids_max = 256;
-    cfg->recent_ids_max = SIM_IDS_MAX;
+    cfg->block_ids_max = w->block_ids_max;
+    cfg->mempool_ids_max = w->parts ? MEMPOOL_PARTS_IDS : MEMPOOL_IDS;
+    cfg->recent_ids_max = w->ids_total;
     memcpy(cfg->hash_key, &w->seed, 8);
     cfg->hash_key[8] = (uint8_t)index;
     cfg->sig_ops = w->sig_ops;
@@ -326,7 +372,7 @@ static void node_config(struct sim_world *w, struct sim_node *node, uint32_t ind
 static int replay_log(struct sim_world *w, struct sim_node *node)
 {
     struct cons_wal_config cfg = {
-        .kind = CONS_WAL_KIND_VOTES, .payload_bytes_max = SIM_MSG_BYTES_MAX,
+        .kind = CONS_WAL_KIND_VOTES, .payload_bytes_max = w->msg_bytes_max,
         .buffer = node->wal_buffer, .buffer_bytes = SIM_WAL_BUFFER_BYTES, .first_seq = 1,
     };
     struct cons_wal_report report;
@@ -345,7 +391,7 @@ static int replay_log(struct sim_world *w, struct sim_node *node)
     node->wal_open = 1;
     cons_wal_cursor_init(&node->wal, &cursor);
     while ((err = cons_wal_next(&node->wal, &cursor, &rec, w->wal_payload,
-                                sizeof(w->wal_payload))) == 1) {
+                                w->msg_bytes_max)) == 1) {
         err = cons_record_decode(rec.payload, rec.payload_len, &msg, &w->dec_block);
         DC_ASSERT(err == 0); /* the log checksums what we wrote */
         err = cons_machine_restore(&node->m, &msg);
@@ -371,6 +417,7 @@ static void node_boot(struct sim_world *w, struct sim_node *node, uint32_t index
     node_config(w, node, index, &cfg);
     int err = cons_machine_init(&node->m, &cfg, node->arena, cons_machine_arena_size(&cfg));
     DC_ASSERT(err == 0);
+    sim_parts_boot(w, node);
     memcpy(prev_hash, genesis_hash, CONS_HASH_BYTES);
     if (node->store_top > 0) {
         const struct sim_stored *top = &node->store[node->store_top];
@@ -395,26 +442,34 @@ static void node_boot(struct sim_world *w, struct sim_node *node, uint32_t index
     run_actions(w, node);
 }
 
-static void deliver(struct sim_world *w, const struct sim_msg *msg)
+void sim_hand_message(struct sim_world *w, struct sim_node *node, uint32_t from,
+                      const uint8_t *bytes, size_t len)
 {
-    struct sim_node *node = &w->nodes[msg->to];
     struct cons_msg cm;
-    if (!node->up) {
-        return;
-    }
-    int err = cons_msg_decode(msg->bytes, msg->len, &cm, &w->dec_block, &w->dec_cert);
-    DC_ASSERT(err == 0); /* everything on this wire was encoded by cons_msg_encode */
+    uint32_t self = node->m.cfg.self;
+    int err = cons_msg_decode(bytes, len, &cm, &w->dec_block, &w->dec_cert);
+    /* Everything on this wire was encoded by cons_msg_encode: a whole message, or one whose
+     * parts hashed to their root. */
+    DC_ASSERT(err == 0);
     err = cons_on_message(&node->m, &cm, &node->out);
     if (cm.kind == CONS_MSG_SYNC_BLOCK && err != 0 && w->verbose > 1) {
         printf("t=%llu node %u: sync block for height %llu from %u refused: %s\n",
-               (unsigned long long)w->now, msg->to,
-               (unsigned long long)cm.block->header.height, msg->from, dc_strerror(err));
+               (unsigned long long)w->now, self, (unsigned long long)cm.block->header.height,
+               from, dc_strerror(err));
     }
     if (err == DC_ESIGNATURE && w->verbose) {
         printf("t=%llu node %u: bad signature on kind %u from %u\n", (unsigned long long)w->now,
-               msg->to, cm.kind, msg->from);
+               self, cm.kind, from);
     }
     run_actions(w, node);
+}
+
+static void deliver(struct sim_world *w, const struct sim_msg *msg)
+{
+    struct sim_node *node = &w->nodes[msg->to];
+    if (node->up) {
+        sim_parts_recv(w, node, msg->from, msg->bytes, msg->len);
+    }
 }
 
 static void node_tick(struct sim_world *w, struct sim_node *node)
@@ -424,6 +479,9 @@ static void node_tick(struct sim_world *w, struct sim_node *node)
     if (node->up) {
         cons_tick(&node->m, node->ticks, &node->out);
         run_actions(w, node);
+    }
+    if (node->up && !w->failed) {
+        sim_parts_tick(w, node);
     }
 }
 
@@ -477,20 +535,33 @@ static void fault_step(struct sim_world *w)
     w->next_fault_at = w->now + 100 + sim_rng_below(&w->rng, 1500);
 }
 
-/* A client hands the next message id to one or two validators. */
+/*
+ * A client hands the next ids to one or two validators: one id, or with large blocks a burst
+ * of up to burst_max (a batch the node would take in one loop).
+ */
 static void submit_step(struct sim_world *w)
 {
-    uint8_t id[CONS_ID_BYTES];
     uint32_t copies = 1 + (uint32_t)sim_rng_below(&w->rng, 2);
+    uint32_t burst = w->parts ? 1 + (uint32_t)sim_rng_below(&w->rng, w->burst_max) : 1;
     w->next_submit_at = w->now + 5 + sim_rng_below(&w->rng, 40);
-    if (w->ids_submitted == SIM_IDS_MAX) {
+    if (w->ids_submitted + burst > w->ids_total) {
+        burst = (uint32_t)(w->ids_total - w->ids_submitted);
+    }
+    if (burst == 0) {
         return;
     }
-    sim_make_id(w, w->ids_submitted, id);
-    w->ids_submitted++;
+    uint64_t first = w->ids_submitted;
+    w->ids_submitted += burst;
+    for (uint32_t k = 0; k < burst; k++) {
+        sim_submitted_id(w, first + k);
+    }
     for (uint32_t c = 0; c < copies; c++) {
         uint32_t to = pick_node(w, 1, 0);
-        if (to < w->n && cons_submit(&w->nodes[to].m, id) == 0) {
+        int accepted = 0;
+        for (uint32_t k = 0; to < w->n && k < burst; k++) {
+            accepted |= cons_submit(&w->nodes[to].m, w->ids[first + k]) == 0;
+        }
+        if (accepted) {
             /* As the node does: a tick after submitting lets a waiting proposer propose. */
             cons_tick(&w->nodes[to].m, w->nodes[to].ticks, &w->nodes[to].out);
             run_actions(w, &w->nodes[to]);
@@ -544,6 +615,16 @@ static int live_done(struct sim_world *w)
 
 /* ------------------------------------------------------------------ the run */
 
+/* The machine arena of the largest configuration a run can have. */
+static size_t arena_bytes_max(void)
+{
+    struct cons_config cfg = {
+        .block_ids_max = SIM_PARTS_IDS_MAX, .mempool_ids_max = MEMPOOL_PARTS_IDS,
+        .recent_ids_max = SIM_PARTS_IDS_TOTAL,
+    };
+    return cons_machine_arena_size(&cfg);
+}
+
 static struct sim_world *world_get(void)
 {
     static struct sim_world *w;
@@ -557,15 +638,23 @@ static struct sim_world *world_get(void)
     w->free_list = calloc(SIM_INFLIGHT_MAX, sizeof(*w->free_list));
     w->committed_hash = calloc(SIM_HEIGHTS_MAX, CONS_HASH_BYTES);
     w->committed_set = calloc(SIM_HEIGHTS_MAX, 1);
-    w->id_committed = calloc(SIM_IDS_MAX, 1);
+    w->id_committed = calloc(SIM_PARTS_IDS_TOTAL, 1);
+    w->ids = calloc(SIM_PARTS_IDS_TOTAL, CONS_ID_BYTES);
     w->votes = calloc(SIM_VOTES_MAX, sizeof(*w->votes));
+    w->enc = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
+    w->enc_alt = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
+    w->rec_buf = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
+    w->wal_payload = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
+    w->dec_ids = calloc(SIM_PARTS_IDS_MAX, CONS_ID_BYTES);
+    w->alt_ids = calloc(SIM_PARTS_IDS_MAX, CONS_ID_BYTES);
     DC_ASSERT(w->msgs && w->heap && w->free_list && w->committed_hash && w->committed_set &&
-              w->id_committed && w->votes);
+              w->id_committed && w->votes && w->enc && w->enc_alt && w->rec_buf &&
+              w->wal_payload && w->dec_ids && w->alt_ids && w->ids);
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
         w->nodes[i].wal_bytes = calloc(1, SIM_WAL_BYTES);
         w->nodes[i].wal_buffer = calloc(1, SIM_WAL_BUFFER_BYTES);
         w->nodes[i].store = calloc(SIM_HEIGHTS_MAX, sizeof(struct sim_stored));
-        w->nodes[i].arena = aligned_alloc(64, 1u << 20);
+        w->nodes[i].arena = aligned_alloc(64, (arena_bytes_max() + 63) & ~(size_t)63);
         DC_ASSERT(w->nodes[i].wal_bytes && w->nodes[i].wal_buffer && w->nodes[i].store &&
                   w->nodes[i].arena);
     }
@@ -576,6 +665,10 @@ void sim_release(void)
 {
     struct sim_world *w = world_get();
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
+        for (uint32_t h = 0; h < SIM_HEIGHTS_MAX; h++) {
+            free(w->nodes[i].store[h].bytes);
+        }
+        free(w->nodes[i].frag_mem);
         free(w->nodes[i].wal_bytes);
         free(w->nodes[i].wal_buffer);
         free(w->nodes[i].store);
@@ -588,10 +681,18 @@ void sim_release(void)
     free(w->committed_set);
     free(w->id_committed);
     free(w->votes);
+    free(w->enc);
+    free(w->enc_alt);
+    free(w->rec_buf);
+    free(w->wal_payload);
+    free(w->dec_ids);
+    free(w->alt_ids);
+    free(w->ids);
     free(w);
 }
 
-static void world_reset(struct sim_world *w, const struct sim_scenario *sc, uint64_t seed)
+static void world_reset(struct sim_world *w, const struct sim_scenario *sc, uint64_t seed,
+                        int parts)
 {
     w->sc = sc;
     w->seed = seed;
@@ -605,8 +706,9 @@ static void world_reset(struct sim_world *w, const struct sim_scenario *sc, uint
         w->free_list[i] = SIM_INFLIGHT_MAX - 1 - i;
     }
     w->seq = 0;
+    w->burst = 0;
     memset(w->committed_set, 0, SIM_HEIGHTS_MAX);
-    memset(w->id_committed, 0, SIM_IDS_MAX);
+    memset(w->id_committed, 0, SIM_PARTS_IDS_TOTAL);
     w->ids_submitted = 0;
     w->gen++;
     w->healed = 0;
@@ -622,7 +724,19 @@ static void world_reset(struct sim_world *w, const struct sim_scenario *sc, uint
     while ((uint32_t)__builtin_popcountll(w->byz_mask) < sc->byzantine) {
         w->byz_mask |= (uint64_t)1 << sim_rng_below(&w->rng, sc->nodes);
     }
-    cons_block_init(&w->dec_block, w->dec_ids, SIM_BLOCK_IDS);
+    /* Message sizes: drawn last, so that a run without parts replays as it always did. */
+    w->parts = parts || sc->parts;
+    w->block_ids_max = SIM_BLOCK_IDS;
+    w->ids_total = SIM_IDS_MAX;
+    w->burst_max = 1;
+    if (w->parts) {
+        uint32_t span = SIM_PARTS_IDS_MAX - SIM_PARTS_IDS_MIN + 1;
+        w->block_ids_max = SIM_PARTS_IDS_MIN + (uint32_t)sim_rng_below(&w->rng, span);
+        w->ids_total = SIM_PARTS_IDS_TOTAL;
+        w->burst_max = 20 + (uint32_t)sim_rng_below(&w->rng, SIM_PARTS_BURST_MAX - 20 + 1);
+    }
+    w->msg_bytes_max = msg_bytes_for(w->block_ids_max);
+    cons_block_init(&w->dec_block, w->dec_ids, w->block_ids_max);
 }
 
 static void world_setup(struct sim_world *w)
@@ -655,7 +769,7 @@ static void world_setup(struct sim_world *w)
     for (uint32_t i = 0; i < w->n; i++) {
         struct cons_config cfg;
         node_config(w, &w->nodes[i], i, &cfg);
-        DC_ASSERT(cons_machine_arena_size(&cfg) <= (1u << 20));
+        DC_ASSERT(cons_machine_arena_size(&cfg) <= arena_bytes_max());
         node_boot(w, &w->nodes[i], i);
     }
 }
@@ -725,7 +839,7 @@ static void dump(const struct sim_world *w)
     }
 }
 
-void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose, int ed25519,
+void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose, int ed25519, int parts,
              struct sim_result *result)
 {
     struct sim_world *w = world_get();
@@ -733,7 +847,7 @@ void sim_run(const struct sim_scenario *sc, uint64_t seed, int verbose, int ed25
     w->res = result;
     w->verbose = verbose;
     w->sig_ops = ed25519 ? NULL : &sim_fast_sig;
-    world_reset(w, sc, seed);
+    world_reset(w, sc, seed, parts);
     world_setup(w);
     while (!w->failed) {
         step(w);
