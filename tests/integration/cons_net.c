@@ -145,7 +145,7 @@ static void load_validator(uint32_t i, const char *net, const char *data, uint32
     snprintf(path, sizeof(path), "%s/v%u", data, i + 1);
     char genesis_path[PATH_MAX + 64];
     snprintf(genesis_path, sizeof(genesis_path), "%s/%s", net, CONS_GENESIS_FILE_NAME);
-    int rc = cons_datadir_open(&v->dd, path, genesis_path, why, sizeof(why));
+    int rc = cons_datadir_open(&v->dd, path, genesis_path, NULL, why, sizeof(why));
     if (rc != 0) {
         fprintf(stderr, "cons_net: %s\n", why);
         exit(1);
