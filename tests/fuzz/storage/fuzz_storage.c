@@ -18,6 +18,7 @@
 #include "common/dc_log.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define DISK_BYTES (1u << 20)
