@@ -6,7 +6,7 @@
  * DIR is what `dchat genesis --out DIR` wrote. Every validator of the genesis runs the
  * Tendermint state machine (consensus/machine.h) in this one process over a zero-delay
  * in-memory network (every message encoded and decoded as on the wire), with its own data
- * directory DATA/v<i>/ (votes.wal, blocks.log) driven through consensus/datadir.h exactly as
+ * directory DATA/v<i>/ (votes.wal, blocks-*.log) driven through consensus/datadir.h exactly as
  * the validator node must: PERSIST into the WAL, one sync before the SENDs that follow (group
  * commit), COMMIT into the block store then prune the WAL, SERVE_SYNC from the store. On start
  * each validator resumes after its stored head and replays its WAL, so a run that
