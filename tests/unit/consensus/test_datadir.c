@@ -89,10 +89,12 @@ Test(cons_datadir, a_second_opener_is_refused)
 {
     char err[CONS_DATADIR_ERROR_BYTES];
     cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, NULL, err, sizeof(err)), -EWOULDBLOCK);
+    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, NULL, err, sizeof(err)),
+                 -EWOULDBLOCK);
     cr_assert(strstr(err, "in use by another process") != NULL, "%s", err);
     cons_datadir_close(&dd);
-    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s",
+                 err);
     cons_datadir_close(&second);
 }
 
