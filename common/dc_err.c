@@ -29,6 +29,7 @@ static const char *const domain_names[] = {
     [23] = "expired",
     [24] = "bad handshake mac1",
     [25] = "cookie required (responder under load)",
+    [26] = "pruned (only the header and certificate are kept)",
 };
 
 _Static_assert(sizeof(domain_names) / sizeof(domain_names[0]) == -DC_ERR_LAST - DC_ERR_BASE,

@@ -34,7 +34,8 @@ enum dc_err {
     DC_EEXPIRED = -(DC_ERR_BASE + 23),   /* session or key past its lifetime */
     DC_EMAC = -(DC_ERR_BASE + 24),       /* handshake mac1 does not match */
     DC_ECOOKIE = -(DC_ERR_BASE + 25),    /* under load: a valid cookie (mac2) is required */
-    DC_ERR_LAST = -(DC_ERR_BASE + 26),
+    DC_EPRUNED = -(DC_ERR_BASE + 26),    /* existed, but pruned: only its header is kept */
+    DC_ERR_LAST = -(DC_ERR_BASE + 27),
 };
 
 /* Human-readable name of a 0 / negative errno / DC_E* code. Never returns NULL. */

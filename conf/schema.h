@@ -84,6 +84,9 @@ enum conf_key_id {
     CONF_KEY_CONSENSUS_EMPTY_BLOCK_INTERVAL_MS,
     CONF_KEY_CONSENSUS_TIMEOUT_PROPOSE_MS,
     CONF_KEY_CONSENSUS_TIMEOUT_VOTE_MS,
+    CONF_KEY_CONSENSUS_SEGMENT_BYTES,
+    CONF_KEY_CONSENSUS_RETAIN_BLOCKS,
+    CONF_KEY_CONSENSUS_RETAIN_BYTES,
     CONF_KEY_RELAY_RELAY_ADDRESSES,
     CONF_KEY_RELAY_PEER_CHECK_INTERVAL,
     CONF_KEY_RELAY_SUB_EXPIRY_S,
@@ -148,6 +151,9 @@ struct conf_node {
         int64_t empty_block_interval_ms; /* heartbeat: an empty block after this idle time */
         int64_t timeout_propose_ms;   /* round 0: wait this long for a proposal */
         int64_t timeout_vote_ms;      /* round 0: wait this long after a quorum of mixed votes */
+        int64_t segment_bytes;        /* block store segment size */
+        int64_t retain_blocks;        /* newest full blocks kept (0: all) */
+        int64_t retain_bytes;         /* bytes of segments kept (0: no limit) */
     } consensus;
     struct {
         struct conf_addr_list relay_addresses;

@@ -23,26 +23,31 @@ static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
     return code;
 }
 
-static int open_store(struct cons_datadir *dd, const char *dir, char *err, size_t err_size)
+static int open_store(struct cons_datadir *dd, const char *dir,
+                      const struct cons_datadir_settings *settings, char *err, size_t err_size)
 {
-    char path[PATH_MAX + 64];
     struct cons_store_problem problem = { 0 };
-    snprintf(path, sizeof(path), "%s/%s", dir, CONS_STORE_FILE_NAME);
-    int rc = cons_disk_file_open(&dd->store_file, path, CONS_DISK_CREATE);
+    int rc = cons_dir_fs_open(&dd->store_dir, dir, 0);
     if (rc != 0) {
-        return fail(err, err_size, rc, "%s: %s", path,
+        return fail(err, err_size, rc, "%s: %s", dir,
                     rc == -EWOULDBLOCK ? "in use by another process" : dc_strerror(rc));
     }
-    rc = cons_store_open(&dd->store, cons_disk_file_disk(&dd->store_file), 0, &problem);
+    struct cons_store_config config = {
+        .segment_bytes = settings->segment_bytes,
+        .retain_blocks = settings->retain_blocks,
+        .retain_bytes = settings->retain_bytes,
+    };
+    rc = cons_store_open(&dd->store, cons_dir_fs_dir(&dd->store_dir), &config, &problem);
     if (rc != 0) {
-        cons_disk_file_close(&dd->store_file);
+        cons_dir_fs_close(&dd->store_dir);
+        const char *why = problem.why[0] != '\0' ? problem.why : dc_strerror(rc);
         if (problem.height > 0) {
-            return fail(err, err_size, rc, "%s: height %llu: %s", path,
-                        (unsigned long long)problem.height, problem.why);
+            return fail(err, err_size, rc, "%s/%s: height %llu: %s", dir, problem.file,
+                        (unsigned long long)problem.height, why);
         }
-        return fail(err, err_size, rc, "%s: %s", path,
-                    problem.why[0] != '\0' ? problem.why : dc_strerror(rc));
+        return fail(err, err_size, rc, "%s/%s: %s", dir, problem.file, why);
     }
+    dd->store_open = 1;
     return 0;
 }
 
@@ -77,15 +82,12 @@ static int open_wal(struct cons_datadir *dd, const char *dir, char *err, size_t 
 /* The stored chain must start at this genesis: another chain's blocks are never extended. */
 static int check_chain(struct cons_datadir *dd, const char *dir, char *err, size_t err_size)
 {
-    if (cons_store_height(&dd->store) == 0) {
+    const struct cons_header *first = cons_store_first_header(&dd->store);
+    if (first == NULL) {
         return 0;
     }
-    int rc = cons_store_read(&dd->store, 1, &dd->block, &dd->cert);
-    if (rc != 0) {
-        return fail(err, err_size, rc, "%s: cannot read height 1: %s", dir, dc_strerror(rc));
-    }
-    if (memcmp(dd->block.header.prev_hash, dd->genesis_hash, CONS_HASH_BYTES) != 0 ||
-        !cons_header_chain_is(&dd->block.header, dd->genesis.chain_id)) {
+    if (memcmp(first->prev_hash, dd->genesis_hash, CONS_HASH_BYTES) != 0 ||
+        !cons_header_chain_is(first, dd->genesis.chain_id)) {
         return fail(err, err_size, DC_ECORRUPT,
                     "%s: the stored chain does not start at this genesis (chain '%s'): "
                     "another network's data directory?", dir, dd->genesis.chain_id);
@@ -93,8 +95,17 @@ static int check_chain(struct cons_datadir *dd, const char *dir, char *err, size
     return 0;
 }
 
+static void close_store(struct cons_datadir *dd)
+{
+    if (dd->store_open) {
+        cons_store_fini(&dd->store);
+        cons_dir_fs_close(&dd->store_dir);
+        dd->store_open = 0;
+    }
+}
+
 static int open_files(struct cons_datadir *dd, const char *dir, const char *genesis_path,
-                      char *err, size_t err_size)
+                      const struct cons_datadir_settings *settings, char *err, size_t err_size)
 {
     char path[PATH_MAX + 64];
     if (genesis_path == NULL) {
@@ -113,25 +124,24 @@ static int open_files(struct cons_datadir *dd, const char *dir, const char *gene
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return fail(err, err_size, -errno, "%s: cannot create: %s", dir, strerror(errno));
     }
-    rc = open_store(dd, dir, err, err_size);
+    rc = open_store(dd, dir, settings, err, err_size);
     if (rc != 0) {
         return rc;
     }
     rc = open_wal(dd, dir, err, err_size);
     if (rc != 0) {
-        cons_store_fini(&dd->store);
-        cons_disk_file_close(&dd->store_file);
+        close_store(dd);
         return rc;
     }
     return 0;
 }
 
 int cons_datadir_open(struct cons_datadir *dd, const char *dir, const char *genesis_path,
-                      char *err, size_t err_size)
+                      const struct cons_datadir_settings *settings, char *err, size_t err_size)
 {
+    static const struct cons_datadir_settings defaults = { 0 };
     memset(dd, 0, sizeof(*dd));
     dd->wal_file.fd = -1;
-    dd->store_file.fd = -1;
     dd->wal_buffer = dc_alloc(CONS_DATADIR_WAL_BUFFER_BYTES);
     dd->record = dc_alloc(CONS_STORE_PAYLOAD_BYTES_MAX);
     dd->ids = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
@@ -140,14 +150,14 @@ int cons_datadir_open(struct cons_datadir *dd, const char *dir, const char *gene
         return fail(err, err_size, -ENOMEM, "%s: out of memory", dir);
     }
     cons_block_init(&dd->block, dd->ids, CONS_BLOCK_IDS_MAX);
-    int rc = open_files(dd, dir, genesis_path, err, err_size);
+    int rc = open_files(dd, dir, genesis_path, settings != NULL ? settings : &defaults, err,
+                        err_size);
     if (rc == 0) {
         rc = check_chain(dd, dir, err, err_size);
         if (rc != 0) {
             cons_wal_fini(&dd->wal);
-            cons_store_fini(&dd->store);
             cons_disk_file_close(&dd->wal_file);
-            cons_disk_file_close(&dd->store_file);
+            close_store(dd);
         }
     }
     if (rc != 0) {
@@ -167,10 +177,7 @@ void cons_datadir_close(struct cons_datadir *dd)
         cons_wal_fini(&dd->wal);
         cons_disk_file_close(&dd->wal_file);
     }
-    if (dd->store_file.fd >= 0) {
-        cons_store_fini(&dd->store);
-        cons_disk_file_close(&dd->store_file);
-    }
+    close_store(dd);
     dc_free(dd->wal_buffer);
     dc_free(dd->record);
     dc_free(dd->ids);
@@ -252,6 +259,8 @@ int cons_datadir_commit(struct cons_datadir *dd, const struct cons_block *block,
     }
     if (rc == 0) {
         dd->unsynced = 0;
+        DC_ASSERT(dd->wal.end_offset == CONS_WAL_FILE_HEADER_BYTES);
+        rc = cons_store_prune(&dd->store);
     }
     return rc;
 }
@@ -280,4 +289,19 @@ uint64_t cons_datadir_height(const struct cons_datadir *dd)
 const uint8_t *cons_datadir_head_hash(const struct cons_datadir *dd)
 {
     return cons_store_head_hash(&dd->store);
+}
+
+uint64_t cons_datadir_store_bytes(const struct cons_datadir *dd)
+{
+    return cons_store_bytes(&dd->store);
+}
+
+uint64_t cons_datadir_oldest_height(const struct cons_datadir *dd)
+{
+    return cons_store_oldest(&dd->store);
+}
+
+uint64_t cons_datadir_wal_bytes(const struct cons_datadir *dd)
+{
+    return dd->wal.end_offset;
 }

@@ -389,6 +389,28 @@ int cons_wal_open(struct cons_wal *wal, struct cons_disk disk, const struct cons
     return 0;
 }
 
+int cons_wal_attach(struct cons_wal *wal, struct cons_disk disk,
+                    const struct cons_wal_config *config, uint64_t first_seq, uint64_t next_seq,
+                    uint64_t end_offset)
+{
+    memset(wal, 0, sizeof(*wal));
+    int rc = config_check(config);
+    if (rc != 0 || first_seq == 0 || next_seq < first_seq ||
+        end_offset < CONS_WAL_FILE_HEADER_BYTES) {
+        return rc != 0 ? rc : DC_ECONFIG;
+    }
+    wal->disk = disk;
+    wal->config = *config;
+    wal->config.flags |= CONS_WAL_STRICT;
+    wal->first_seq = first_seq;
+    wal->next_seq = next_seq;
+    wal->synced_seq = next_seq - 1;
+    wal->end_offset = end_offset;
+    wal->buffer_offset = end_offset;
+    wal->pending_first_seq = next_seq;
+    return 0;
+}
+
 void cons_wal_fini(struct cons_wal *wal)
 {
     wal->buffer_used = 0;

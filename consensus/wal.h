@@ -49,7 +49,8 @@
 /* What a log holds; written in the file header and checked on open. */
 enum cons_wal_kind {
     CONS_WAL_KIND_VOTES = 1,  /* the validator's proposals and votes */
-    CONS_WAL_KIND_BLOCKS = 2, /* the block store */
+    CONS_WAL_KIND_BLOCKS = 2, /* the block store's segments */
+    CONS_WAL_KIND_PRUNED = 3, /* the block store's headers and certificates of pruned heights */
     CONS_WAL_KIND_TEST = 99,
 };
 
@@ -106,6 +107,14 @@ struct cons_wal_record {
  */
 int cons_wal_open(struct cons_wal *wal, struct cons_disk disk, const struct cons_wal_config *config,
                   struct cons_wal_report *report);
+/*
+ * Attach to a log this process recovered before (a block store segment walked at open)
+ * without walking it again: records first_seq..next_seq-1 end at `end_offset`. The log is
+ * read-only (CONS_WAL_STRICT is added); every read is still checksummed. 0 or DC_ECONFIG.
+ */
+int cons_wal_attach(struct cons_wal *wal, struct cons_disk disk,
+                    const struct cons_wal_config *config, uint64_t first_seq, uint64_t next_seq,
+                    uint64_t end_offset);
 /* Drops pending (unsynced) records without writing them; does not close the disk. */
 void cons_wal_fini(struct cons_wal *wal);
 

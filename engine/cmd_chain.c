@@ -261,14 +261,16 @@ static int chain_verify_parse(int argc, char **argv, const char **data_dir, cons
 {
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("%s\nChecks the block store in DIR (%s): every record's checksum, contiguous\n"
-                   "heights, each block's link to the one before (block 1 to the genesis hash),\n"
-                   "and every commit certificate against the genesis validators. The genesis is\n"
+            printf("%s\nChecks the block store in DIR (%s*%s segments, %s): every record's\n"
+                   "checksum, contiguous heights, each block's link to the one before (block 1\n"
+                   "to the genesis hash), and every commit certificate against the genesis\n"
+                   "validators, pruned heights by their kept headers. The genesis is\n"
                    "DIR/%s unless --genesis names another file. Prints the height and head\n"
                    "hash; exits 1 naming the first bad height. Then checks DIR/%s, if any:\n"
                    "a torn last record is reported (the validator cuts it on start), damage\n"
                    "before its end fails.\n",
-                   CHAIN_USAGE, CONS_STORE_FILE_NAME, CONS_GENESIS_FILE_NAME,
+                   CHAIN_USAGE, CONS_STORE_SEGMENT_PREFIX, CONS_STORE_SEGMENT_SUFFIX,
+                   CONS_STORE_PRUNED_FILE_NAME, CONS_GENESIS_FILE_NAME,
                    CONS_WAL_VOTES_FILE_NAME);
             return 1;
         }
@@ -293,22 +295,23 @@ static int chain_verify_parse(int argc, char **argv, const char **data_dir, cons
     return 0;
 }
 
-/* Open the store read-only and verify it against `genesis`. Exit status. */
-static int chain_verify_store(const char *store_path, const struct cons_genesis *genesis,
+/* Open the store in `data_dir` read-only and verify it against `genesis`. Exit status. */
+static int chain_verify_store(const char *data_dir, const struct cons_genesis *genesis,
                               const struct cons_valset *set)
 {
-    struct cons_disk_file file;
-    int rc = cons_disk_file_open(&file, store_path, CONS_DISK_READONLY);
+    static struct cons_dir_fs dir;
+    int rc = cons_dir_fs_open(&dir, data_dir, CONS_DISK_READONLY);
     if (rc != 0) {
-        fprintf(stderr, "dchat chain verify: cannot open the block store '%s': %s\n", store_path,
-                dc_strerror(rc));
+        fprintf(stderr, "dchat chain verify: cannot open the data directory '%s': %s\n",
+                data_dir, dc_strerror(rc));
         return 1;
     }
     struct cons_store store;
     struct cons_store_problem problem = { 0 };
+    struct cons_store_config config = { .flags = CONS_STORE_READONLY };
     uint8_t genesis_hash[CONS_HASH_BYTES];
     cons_genesis_hash(genesis, genesis_hash);
-    rc = cons_store_open(&store, cons_disk_file_disk(&file), CONS_STORE_READONLY, &problem);
+    rc = cons_store_open(&store, cons_dir_fs_dir(&dir), &config, &problem);
     int opened = rc == 0;
     if (rc == 0) {
         rc = cons_store_verify(&store, set, genesis->chain_id, genesis_hash, &problem);
@@ -318,24 +321,32 @@ static int chain_verify_store(const char *store_path, const struct cons_genesis 
             snprintf(problem.why, sizeof(problem.why), "%s", dc_strerror(rc));
         }
         if (problem.height > 0) {
-            fprintf(stderr, "dchat chain verify: %s: height %llu: %s\n", store_path,
-                    (unsigned long long)problem.height, problem.why);
+            fprintf(stderr, "dchat chain verify: %s/%s: height %llu: %s\n", data_dir,
+                    problem.file, (unsigned long long)problem.height, problem.why);
         } else {
-            fprintf(stderr, "dchat chain verify: %s: %s\n", store_path, problem.why);
+            fprintf(stderr, "dchat chain verify: %s/%s: %s\n", data_dir, problem.file,
+                    problem.why);
         }
     } else {
         char hash_hex[2 * CONS_HASH_BYTES + 1];
+        uint64_t height = cons_store_height(&store);
+        uint64_t pruned = cons_store_oldest(&store) - 1;
         eng_hex(cons_store_head_hash(&store), CONS_HASH_BYTES, hash_hex);
         printf("chain %s: height %llu, head hash %s (%llu blocks and certificates verified "
-               "against %u validators)\n", genesis->chain_id,
-               (unsigned long long)cons_store_height(&store),
-               cons_store_height(&store) > 0 ? hash_hex : "none",
-               (unsigned long long)cons_store_height(&store), set->count);
+               "against %u validators", genesis->chain_id, (unsigned long long)height,
+               height > 0 ? hash_hex : "none", (unsigned long long)(height - pruned), set->count);
+        if (pruned > 0) {
+            printf("; heights 1..%llu pruned, their headers and certificates verified",
+                   (unsigned long long)pruned);
+        }
+        printf("; %u segment%s, %llu bytes)\n", cons_store_segment_count(&store),
+               cons_store_segment_count(&store) == 1 ? "" : "s",
+               (unsigned long long)cons_store_bytes(&store));
     }
     if (opened) {
         cons_store_fini(&store);
     }
-    cons_disk_file_close(&file);
+    cons_dir_fs_close(&dir);
     return rc == 0 ? 0 : 1;
 }
 
@@ -406,9 +417,7 @@ int eng_cmd_chain(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     }
     char default_genesis[PATH_MAX];
-    char store_path[PATH_MAX];
     snprintf(default_genesis, sizeof(default_genesis), "%s/%s", data_dir, CONS_GENESIS_FILE_NAME);
-    snprintf(store_path, sizeof(store_path), "%s/%s", data_dir, CONS_STORE_FILE_NAME);
     if (genesis_path == NULL) {
         genesis_path = default_genesis;
     }
@@ -425,6 +434,6 @@ int eng_cmd_chain(int argc, char **argv)
         fprintf(stderr, "dchat chain verify: %s: %s\n", genesis_path, dc_strerror(rc));
         return 1;
     }
-    rc = chain_verify_store(store_path, &genesis, &set);
+    rc = chain_verify_store(data_dir, &genesis, &set);
     return rc != 0 ? rc : chain_verify_wal(data_dir);
 }

@@ -42,6 +42,7 @@ void eng_node_config_defaults(struct eng_node_config *cfg)
     cfg->links = 1;
     cfg->reverify_sample = 64;
     cfg->ban_s = 300;
+    cfg->segment_bytes = ENG_NODE_SEGMENT_BYTES_DEFAULT;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -198,6 +199,9 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     cfg->empty_block_interval_ms = (uint32_t)c->consensus.empty_block_interval_ms;
     cfg->timeout_propose_ms = (uint32_t)c->consensus.timeout_propose_ms;
     cfg->timeout_vote_ms = (uint32_t)c->consensus.timeout_vote_ms;
+    cfg->segment_bytes = (uint64_t)c->consensus.segment_bytes;
+    cfg->retain_blocks = (uint64_t)c->consensus.retain_blocks;
+    cfg->retain_bytes = (uint64_t)c->consensus.retain_bytes;
     cfg->log_level = (enum dc_log_level)c->node.log_level;
     cfg->stats_interval_s = (uint32_t)c->node.stats_interval_s;
     if (c->network.listen_addrs.count == 0) {

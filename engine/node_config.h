@@ -36,6 +36,7 @@
 #define ENG_NODE_EMPTY_BLOCK_INTERVAL_MS_DEFAULT 1000u
 #define ENG_NODE_TIMEOUT_PROPOSE_MS_DEFAULT 1000u
 #define ENG_NODE_TIMEOUT_VOTE_MS_DEFAULT 500u
+#define ENG_NODE_SEGMENT_BYTES_DEFAULT (64ull * 1024 * 1024)
 #define ENG_NODE_SUB_EXPIRY_S_DEFAULT 30
 #define ENG_NODE_SUBSCRIBERS_MAX_DEFAULT 1024
 #define ENG_NODE_DEDUP_ENTRIES_DEFAULT (1u << 20)
@@ -70,6 +71,9 @@ struct eng_node_config {
     uint32_t empty_block_interval_ms; /* [consensus] empty_block_interval_ms */
     uint32_t timeout_propose_ms;   /* [consensus] timeout_propose_ms */
     uint32_t timeout_vote_ms;      /* [consensus] timeout_vote_ms */
+    uint64_t segment_bytes;        /* [consensus] segment_bytes */
+    uint64_t retain_blocks;        /* [consensus] retain_blocks (0: keep all) */
+    uint64_t retain_bytes;         /* [consensus] retain_bytes (0: no limit) */
 
     /* dataplane */
     struct eng_node_addr listen;

@@ -3,7 +3,7 @@
  * loopback, as child processes of this one.
  *
  *   DIR/net/genesis.toml, DIR/net/validator<i>.key   made by `dchat genesis` when absent
- *   DIR/validator-<i>/   data directory (genesis.toml copied in, votes.wal, blocks.log)
+ *   DIR/validator-<i>/   data directory (genesis.toml copied in, votes.wal, blocks-*.log)
  *   DIR/relay-<i>/       data directory and node.key
  *   DIR/logs/<name>.log  each node's stderr and stdout
  *   DIR/run/<name>.pid, DIR/run/<name>.args   the child's pid and its argv, one per line

@@ -142,7 +142,10 @@ static int open_state(struct eng_validator_state *s, const struct eng_node_confi
                       const struct eng_key *key, char *err, size_t err_size)
 {
     const char *genesis = cfg->genesis_file[0] != '\0' ? cfg->genesis_file : NULL;
-    int rc = cons_datadir_open(&s->dd, cfg->data_dir, genesis, err, err_size);
+    const struct cons_datadir_settings settings = { .segment_bytes = cfg->segment_bytes,
+                                                    .retain_blocks = cfg->retain_blocks,
+                                                    .retain_bytes = cfg->retain_bytes };
+    int rc = cons_datadir_open(&s->dd, cfg->data_dir, genesis, &settings, err, err_size);
     if (rc != 0) {
         return rc;
     }

@@ -1,10 +1,12 @@
 /*
  * chain_writer: test helper that writes a real chain into a data directory.
  *
- *   chain_writer --net DIR --data-dir DATA --blocks N [--ids K]
+ *   chain_writer --net DIR --data-dir DATA --blocks N [--ids K] [--segment-bytes B]
+ *                [--retain-blocks R]
  *
  * DIR is what `dchat genesis --out DIR` wrote (genesis.toml, validator<i>.key). The helper
- * extends DATA/blocks.log up to height N: each block links to its parent (block 1 to the
+ * extends the block store in DATA (segments of B bytes, pruned to R blocks after each sync
+ * when R > 0) up to height N: each block links to its parent (block 1 to the
  * genesis hash), orders K message ids, and carries a commit certificate of precommits signed
  * with the genesis validators' own keys by a rotating quorum of them, exactly what the commit
  * path hands the block store. `dchat chain verify` then checks the result end to end.
@@ -74,8 +76,11 @@ static int write_chain(struct cons_store *store, uint64_t blocks, uint32_t id_co
         cons_block_hash(&block, prev);
     }
     int rc = cons_store_sync(store);
+    if (rc == 0) {
+        rc = cons_store_prune(store);
+    }
     if (rc != 0) {
-        fprintf(stderr, "chain_writer: sync: %s\n", dc_strerror(rc));
+        fprintf(stderr, "chain_writer: sync or prune: %s\n", dc_strerror(rc));
         return 1;
     }
     printf("chain_writer: heights %llu..%llu written\n", (unsigned long long)first,
@@ -87,6 +92,7 @@ int main(int argc, char **argv)
 {
     const char *net = NULL, *data = NULL;
     long blocks = -1, id_count = 3;
+    struct cons_store_config config = { 0 };
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--net") == 0) {
             net = argv[i + 1];
@@ -96,11 +102,16 @@ int main(int argc, char **argv)
             blocks = strtol(argv[i + 1], NULL, 10);
         } else if (strcmp(argv[i], "--ids") == 0) {
             id_count = strtol(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--segment-bytes") == 0) {
+            config.segment_bytes = strtoull(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--retain-blocks") == 0) {
+            config.retain_blocks = strtoull(argv[i + 1], NULL, 10);
         }
     }
     if (net == NULL || data == NULL || blocks < 1 || id_count < 0 ||
         id_count > (long)CONS_BLOCK_IDS_MAX || argc % 2 != 1) {
-        fprintf(stderr, "usage: chain_writer --net DIR --data-dir DATA --blocks N [--ids K]\n");
+        fprintf(stderr, "usage: chain_writer --net DIR --data-dir DATA --blocks N [--ids K] "
+                "[--segment-bytes B] [--retain-blocks R]\n");
         return 2;
     }
     char path[PATH_MAX];
@@ -113,23 +124,23 @@ int main(int argc, char **argv)
     if (load_keys(net) != 0) {
         return 1;
     }
-    snprintf(path, sizeof(path), "%s/%s", data, CONS_STORE_FILE_NAME);
-    struct cons_disk_file file;
+    static struct cons_dir_fs dir;
     struct cons_store store;
     struct cons_store_problem problem = { 0 };
-    int rc = cons_disk_file_open(&file, path, CONS_DISK_CREATE);
+    int rc = cons_dir_fs_open(&dir, data, 0);
     if (rc == 0) {
-        rc = cons_store_open(&store, cons_disk_file_disk(&file), 0, &problem);
+        rc = cons_store_open(&store, cons_dir_fs_dir(&dir), &config, &problem);
         if (rc != 0) {
-            cons_disk_file_close(&file);
+            cons_dir_fs_close(&dir);
         }
     }
     if (rc != 0) {
-        fprintf(stderr, "chain_writer: %s: %s %s\n", path, dc_strerror(rc), problem.why);
+        fprintf(stderr, "chain_writer: %s/%s: %s %s\n", data, problem.file, dc_strerror(rc),
+                problem.why);
         return 1;
     }
     rc = write_chain(&store, (uint64_t)blocks, (uint32_t)id_count);
     cons_store_fini(&store);
-    cons_disk_file_close(&file);
+    cons_dir_fs_close(&dir);
     return rc;
 }

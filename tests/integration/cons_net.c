@@ -6,7 +6,7 @@
  * DIR is what `dchat genesis --out DIR` wrote. Every validator of the genesis runs the
  * Tendermint state machine (consensus/machine.h) in this one process over a zero-delay
  * in-memory network (every message encoded and decoded as on the wire), with its own data
- * directory DATA/v<i>/ (votes.wal, blocks.log) driven through consensus/datadir.h exactly as
+ * directory DATA/v<i>/ (votes.wal, blocks-*.log) driven through consensus/datadir.h exactly as
  * the validator node must: PERSIST into the WAL, one sync before the SENDs that follow (group
  * commit), COMMIT into the block store then prune the WAL, SERVE_SYNC from the store. On start
  * each validator resumes after its stored head and replays its WAL, so a run that
@@ -145,7 +145,7 @@ static void load_validator(uint32_t i, const char *net, const char *data, uint32
     snprintf(path, sizeof(path), "%s/v%u", data, i + 1);
     char genesis_path[PATH_MAX + 64];
     snprintf(genesis_path, sizeof(genesis_path), "%s/%s", net, CONS_GENESIS_FILE_NAME);
-    int rc = cons_datadir_open(&v->dd, path, genesis_path, why, sizeof(why));
+    int rc = cons_datadir_open(&v->dd, path, genesis_path, NULL, why, sizeof(why));
     if (rc != 0) {
         fprintf(stderr, "cons_net: %s\n", why);
         exit(1);

@@ -51,7 +51,7 @@ expect_fail 2 "unknown flag" "$bin" genesis --validators 4 --out "$tmp/x" --frob
 mkdir "$tmp/data"
 cp "$tmp/net/genesis.toml" "$tmp/data/"
 "$writer" --net "$tmp/net" --data-dir "$tmp/data" --blocks 20 >/dev/null
-store=$tmp/data/blocks.log
+store=$tmp/data/blocks-000000000001.log
 "$bin" chain verify --data-dir "$tmp/data" >"$tmp/out"
 grep -Eq '^chain dchat-local: height 20, head hash [0-9a-f]{64} ' "$tmp/out" ||
   fail "verify output: $(cat "$tmp/out")"
@@ -80,7 +80,7 @@ for off in $offsets; do
   flip "$store" "$off"
   expect_fail 1 "flipped byte at offset $off of $size" "$bin" chain verify --data-dir "$tmp/data"
   if (( off >= 32 )); then
-    grep -Eq "blocks.log: height ([1-9]|1[0-9]|20): " "$tmp/err" ||
+    grep -Eq "blocks-000000000001.log: height ([1-9]|1[0-9]|20): " "$tmp/err" ||
       fail "offset $off: no height in: $(cat "$tmp/err")"
   else
     grep -q 'block store file' "$tmp/err" || fail "offset $off: $(cat "$tmp/err")"
@@ -100,6 +100,40 @@ cp "$tmp/pristine" "$store"
 "$writer" --net "$tmp/net" --data-dir "$tmp/data" --blocks 25 >/dev/null
 "$bin" chain verify --data-dir "$tmp/data" | grep -q 'height 25,' || fail "extended chain"
 "$bin" chain verify --data-dir "$tmp/data" | grep -vq "$head_hash" || fail "head hash unchanged"
+
+# ---- the store before segments (one blocks.log) still verifies, and grows once renamed ----
+mkdir "$tmp/old" && cp "$tmp/net/genesis.toml" "$tmp/old/" && cp "$store" "$tmp/old/blocks.log"
+"$bin" chain verify --data-dir "$tmp/old" | grep -q 'height 25,' || fail "old single-file store"
+[[ -e $tmp/old/blocks.log ]] || fail "verify renamed the old store"
+"$writer" --net "$tmp/net" --data-dir "$tmp/old" --blocks 30 >/dev/null
+[[ ! -e $tmp/old/blocks.log && -e $tmp/old/blocks-000000000001.log ]] ||
+  fail "the first writer did not migrate blocks.log: $(ls "$tmp/old")"
+"$bin" chain verify --data-dir "$tmp/old" | grep -q 'height 30,' || fail "migrated store"
+
+# ---- a segmented, pruned store: headers and certificates of pruned heights still verify ----
+mkdir "$tmp/pruned" && cp "$tmp/net/genesis.toml" "$tmp/pruned/"
+"$writer" --net "$tmp/net" --data-dir "$tmp/pruned" --blocks 40 --segment-bytes 4096 >/dev/null
+"$writer" --net "$tmp/net" --data-dir "$tmp/pruned" --blocks 80 --segment-bytes 4096 \
+  --retain-blocks 30 2>/dev/null >/dev/null
+[[ ! -e $tmp/pruned/blocks-000000000001.log && -s $tmp/pruned/blocks-pruned.log ]] ||
+  fail "nothing was pruned: $(ls "$tmp/pruned")"
+"$bin" chain verify --data-dir "$tmp/pruned" >"$tmp/out"
+pruned_re='; heights 1\.\.[0-9]+ pruned, their headers and certificates verified; '
+pruned_re+='[0-9]+ segments, [0-9]+ bytes\)$'
+grep -Eq "^chain dchat-local: height 80, .*$pruned_re" "$tmp/out" ||
+  fail "pruned verify: $(cat "$tmp/out")"
+cp "$tmp/pruned/blocks-pruned.log" "$tmp/side"
+flip "$tmp/pruned/blocks-pruned.log" 200
+expect_fail 1 "flipped byte in the pruned headers" "$bin" chain verify --data-dir "$tmp/pruned"
+grep -q 'blocks-pruned.log: height [0-9]*: ' "$tmp/err" || fail "side file: $(cat "$tmp/err")"
+cp "$tmp/side" "$tmp/pruned/blocks-pruned.log"
+middle=$(ls "$tmp/pruned"/blocks-0*.log | sed -n 2p)
+mv "$middle" "$tmp/middle"
+expect_fail 1 "a missing middle segment" "$bin" chain verify --data-dir "$tmp/pruned"
+grep -q 'are missing: blocks-0*[0-9]*.log ends at height' "$tmp/err" ||
+  fail "missing segment: $(cat "$tmp/err")"
+mv "$tmp/middle" "$middle"
+"$bin" chain verify --data-dir "$tmp/pruned" >/dev/null || fail "restored pruned store"
 
 # ---- a chain grown by consensus, crashed and resumed from the WALs and stores ----
 "$cons_net" --net "$tmp/net" --data "$tmp/cons" --height 10 --crash-at 6 >"$tmp/out"
@@ -137,7 +171,7 @@ done
 expect_fail 1 "a data dir of another chain" "$cons_net" --net "$tmp/net2" --data "$tmp/cons" \
   --height 21
 grep -q 'does not start at this genesis' "$tmp/err" || fail "other chain: $(cat "$tmp/err")"
-flip "$tmp/cons/v3/blocks.log" 4000
+flip "$tmp/cons/v3/blocks-000000000001.log" 4000
 expect_fail 1 "flipped byte in a consensus-written store" "$bin" chain verify \
   --data-dir "$tmp/cons/v3" --genesis "$tmp/net/genesis.toml"
 echo "ok"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct test_keys keys;
@@ -67,13 +68,13 @@ static void commit_blocks(uint64_t count)
 Test(cons_datadir, creates_reopens_and_reads_back)
 {
     char err[CONS_DATADIR_ERROR_BYTES];
-    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(cons_datadir_height(&dd), 0);
     cr_assert_eq(dd.valset.count, 4);
     cr_assert_eq(dd.valset.quorum, 3);
     commit_blocks(5);
     cons_datadir_close(&dd);
-    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(cons_datadir_height(&dd), 5);
     const struct cons_block *block;
     const struct cons_cert *cert;
@@ -87,18 +88,20 @@ Test(cons_datadir, creates_reopens_and_reads_back)
 Test(cons_datadir, a_second_opener_is_refused)
 {
     char err[CONS_DATADIR_ERROR_BYTES];
-    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, err, sizeof(err)), -EWOULDBLOCK);
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, NULL, err, sizeof(err)),
+                 -EWOULDBLOCK);
     cr_assert(strstr(err, "in use by another process") != NULL, "%s", err);
     cons_datadir_close(&dd);
-    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&second, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s",
+                 err);
     cons_datadir_close(&second);
 }
 
 Test(cons_datadir, another_chains_directory_is_refused)
 {
     char err[CONS_DATADIR_ERROR_BYTES];
-    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
     commit_blocks(2);
     cons_datadir_close(&dd);
     /* The same validators asking for a larger quorum: another genesis hash, another chain. */
@@ -107,21 +110,21 @@ Test(cons_datadir, another_chains_directory_is_refused)
     g.required_confirmations = 4;
     unlink(genesis_path);
     cr_assert_eq(cons_genesis_write(&g, genesis_path), 0);
-    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, err, sizeof(err)), DC_ECORRUPT);
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), DC_ECORRUPT);
     cr_assert(strstr(err, "does not start at this genesis") != NULL, "%s", err);
 }
 
 Test(cons_datadir, a_missing_genesis_is_named)
 {
     char err[CONS_DATADIR_ERROR_BYTES];
-    cr_assert_eq(cons_datadir_open(&dd, dir, NULL, err, sizeof(err)), -ENOENT);
+    cr_assert_eq(cons_datadir_open(&dd, dir, NULL, NULL, err, sizeof(err)), -ENOENT);
     cr_assert(strstr(err, "genesis.toml: cannot open") != NULL, "%s", err);
 }
 
 Test(cons_datadir, persisted_records_are_synced_before_send_and_pruned_by_commit)
 {
     char err[CONS_DATADIR_ERROR_BYTES];
-    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
     struct cons_msg msg;
     memset(&msg, 0, sizeof(msg));
     msg.kind = CONS_MSG_VOTE;
@@ -135,11 +138,72 @@ Test(cons_datadir, persisted_records_are_synced_before_send_and_pruned_by_commit
     commit_blocks(1);
     cr_assert_eq(cons_wal_next_seq(&dd.wal), 2);
     cons_datadir_close(&dd);
-    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
     struct cons_wal_cursor cursor;
     struct cons_wal_record rec;
     cons_wal_cursor_init(&dd.wal, &cursor);
     cr_assert_eq(cons_wal_next(&dd.wal, &cursor, &rec, dd.record, CONS_STORE_PAYLOAD_BYTES_MAX),
                  0, "the committed height's votes were pruned");
+    cons_datadir_close(&dd);
+}
+
+/* A long run: every commit resets the vote WAL, so its size never grows with the chain. */
+Test(cons_datadir, the_vote_wal_stays_bounded_over_many_commits)
+{
+    char err[CONS_DATADIR_ERROR_BYTES];
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, NULL, err, sizeof(err)), 0, "%s", err);
+    uint64_t most = 0;
+    for (uint64_t h = 1; h <= 300; h++) {
+        struct cons_msg msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.kind = CONS_MSG_VOTE;
+        msg.vote.height = h;
+        for (uint32_t round = 0; round < 3; round++) { /* a few rounds of votes per height */
+            msg.vote.round = round;
+            msg.vote.type = round % 2 == 0 ? CONS_VOTE_PREVOTE : CONS_VOTE_PRECOMMIT;
+            cons_vote_sign(&msg.vote, "dd-test", keys.sk[0]);
+            cr_assert_eq(cons_datadir_persist(&dd, &msg), 0);
+            cr_assert_eq(cons_datadir_before_send(&dd), 0);
+        }
+        uint64_t bytes = cons_datadir_wal_bytes(&dd);
+        most = bytes > most ? bytes : most;
+        commit_blocks(h);
+        cr_assert_eq(cons_datadir_wal_bytes(&dd), CONS_WAL_FILE_HEADER_BYTES, "height %llu",
+                     (unsigned long long)h);
+    }
+    cr_assert_lt(most, 1024, "one height's votes at most");
+    char path[200];
+    snprintf(path, sizeof(path), "%s/%s", dir, CONS_WAL_VOTES_FILE_NAME);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq((uint64_t)st.st_size, CONS_WAL_FILE_HEADER_BYTES, "on disk too");
+    cons_datadir_close(&dd);
+}
+
+/* The settings reach the store: small segments, pruned by blocks, reported in bytes. */
+Test(cons_datadir, settings_segment_and_prune_the_store)
+{
+    char err[CONS_DATADIR_ERROR_BYTES];
+    struct cons_datadir_settings settings = { .segment_bytes = 2048, .retain_blocks = 20 };
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, &settings, err, sizeof(err)), 0,
+                 "%s", err);
+    commit_blocks(100);
+    uint64_t oldest = cons_datadir_oldest_height(&dd);
+    cr_assert_gt(oldest, 1);
+    cr_assert_leq(oldest, 81);
+    const struct cons_block *block;
+    const struct cons_cert *cert;
+    cr_assert_eq(cons_datadir_read(&dd, oldest - 1, &block, &cert), DC_EPRUNED);
+    cr_assert_eq(cons_datadir_read(&dd, oldest, &block, &cert), 0);
+    uint64_t bytes = cons_datadir_store_bytes(&dd);
+    cons_datadir_close(&dd);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "test $(cat %s/blocks-*.log | wc -c) -eq %llu", dir,
+             (unsigned long long)bytes);
+    cr_assert_eq(system(cmd), 0, "store bytes = the files' sizes");
+    cr_assert_eq(cons_datadir_open(&dd, dir, genesis_path, &settings, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert_eq(cons_datadir_height(&dd), 100);
+    cr_assert_eq(cons_datadir_oldest_height(&dd), oldest);
     cons_datadir_close(&dd);
 }
