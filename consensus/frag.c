@@ -428,6 +428,16 @@ static struct cons_frag_slot *slot_find(struct cons_frag *frag, uint16_t origin,
     return NULL;
 }
 
+int cons_frag_requesting(struct cons_frag *frag, uint16_t origin,
+                         const uint8_t root[CONS_HASH_BYTES])
+{
+    if (origin >= frag->cfg.validator_count) {
+        return 0;
+    }
+    const struct cons_frag_slot *slot = slot_find(frag, origin, root);
+    return slot != NULL && slot->state == SLOT_PARTIAL && slot->tries > 0;
+}
+
 /* A free slot of `part`'s origin, or its oldest one, set up for `part`'s message. */
 static struct cons_frag_slot *slot_take(struct cons_frag *frag, const struct cons_frag_part *part,
                                         uint64_t now)

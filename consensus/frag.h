@@ -236,6 +236,14 @@ int cons_frag_send(struct cons_frag *frag, const uint8_t *msg, size_t len,
 int cons_frag_feed(struct cons_frag *frag, const uint8_t *body, size_t len, uint64_t now,
                    struct cons_frag_done *done);
 /*
+ * Whether we are asking for missing parts of message `root` from `origin` (an incomplete
+ * message we sent a PART_REQUEST for): then a part of it is welcome from any validator that
+ * answers, not only from the origin.
+ */
+int cons_frag_requesting(struct cons_frag *frag, uint16_t origin,
+                         const uint8_t root[CONS_HASH_BYTES]);
+
+/*
  * Requests due at `now`: for each incomplete message that got no new part for
  * request_after_ticks, and no request for request_retry_ticks, up to request_tries_max
  * times. Writes up to `max` into `out` and returns how many; more wait for the next poll.

@@ -214,8 +214,12 @@ int cons_transport_recv(struct cons_transport *t, const struct dp_ctl_msg *rx, i
     }
     struct cons_frag_part part;
     int rc = cons_frag_part_decode(rx->body, rx->body_len, &part);
-    if (rc == 0 && (from < 0 || part.origin != (uint16_t)from)) {
-        t->stats.parts_foreign++; /* a forger must not recycle an honest validator's slots */
+    /* Parts come from their origin, or from a validator answering our request for them: a
+     * part of any other message from elsewhere is refused, so a forger cannot recycle an
+     * honest validator's slots (the root keeps forged bytes out of a message either way). */
+    if (rc == 0 && (from < 0 || (part.origin != (uint16_t)from &&
+                                 !cons_frag_requesting(&t->frag, part.origin, part.root)))) {
+        t->stats.parts_foreign++;
         return 0;
     }
     struct cons_frag_done done; /* a part that does not decode is counted by cons_frag */

@@ -137,11 +137,12 @@ void sim_parts_recv(struct sim_world *w, struct sim_node *node, uint32_t from,
         return;
     }
     /*
-     * A part whose origin is not its sender is dropped, as the node does (parts_foreign).
-     * That includes the answers of a validator other than the origin to our round-robin
-     * requests: cons_frag_answer() stamps them with the message's origin.
+     * A part whose origin is not its sender is dropped, as the node does (parts_foreign),
+     * unless it answers our request for that message: cons_frag_answer() stamps the parts
+     * another validator sends back with the message's origin.
      */
-    if (cons_frag_part_decode(bytes, len, &part) == 0 && part.origin != from) {
+    if (cons_frag_part_decode(bytes, len, &part) == 0 && part.origin != from &&
+        !cons_frag_requesting(&node->frag, part.origin, part.root)) {
         w->res->parts_foreign++;
         return;
     }

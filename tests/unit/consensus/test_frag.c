@@ -642,3 +642,30 @@ Test(frag, full_resend_of_complete_message_is_handed_out_again)
     assert_stats_consistent(&rx);
     free(mem);
 }
+
+Test(frag, requesting_names_only_messages_we_asked_for)
+{
+    struct cons_frag rx;
+    struct cons_frag_config cfg = config(0);
+    void *mem = frag_make(&rx, &cfg);
+    struct cons_frag_done done;
+    struct cons_frag_request reqs[REQS_MAX];
+    struct cons_frag_part part;
+    const size_t len = 4 * CONS_FRAG_DATA_BYTES_MAX;
+    rng_state = 5;
+    fill(msg_a, len);
+    split(msg_a, len, 1, &parts_a);
+    cr_assert_eq(cons_frag_part_decode(parts_a.body[0], parts_a.len[0], &part), 0);
+    cr_assert_eq(cons_frag_requesting(&rx, 1, part.root), 0, "nothing held yet");
+    cr_assert_eq(cons_frag_feed(&rx, parts_a.body[1], parts_a.len[1], 1000, &done), 0);
+    cr_assert_eq(cons_frag_requesting(&rx, 1, part.root), 0, "incomplete, not asked for yet");
+    cr_assert_eq(cons_frag_poll(&rx, 1010, reqs, REQS_MAX), 1);
+    cr_assert_eq(cons_frag_requesting(&rx, 1, part.root), 1, "asked for: answers welcome");
+    cr_assert_eq(cons_frag_requesting(&rx, 2, part.root), 0, "another origin's message");
+    cr_assert_eq(cons_frag_requesting(&rx, 200, part.root), 0, "no such validator");
+    for (uint32_t i = 0; i < parts_a.count; i++) {
+        (void)cons_frag_feed(&rx, parts_a.body[i], parts_a.len[i], 1020, &done);
+    }
+    cr_assert_eq(cons_frag_requesting(&rx, 1, part.root), 0, "complete: nothing to ask");
+    free(mem);
+}
