@@ -120,6 +120,9 @@ const struct conf_key conf_schema[CONF_KEY_COUNT] = {
     [CONF_KEY_DATAPLANE_LINKS] = KEY("dataplane", "links", CONF_KIND_BOOL, "true", NULL, NULL,
         NULL, 0, dataplane.links,
         "gossip between nodes over authenticated encrypted peer links (verify once at the edge)"),
+    [CONF_KEY_DATAPLANE_BENCH_FORGE_EVERY] = INT_KEY("dataplane", "bench_forge_every", "0", 0,
+        1000000, NULL, "bench-forge-every", 0, dataplane.bench_forge_every,
+        "TESTS ONLY: forward 1 in N messages with a broken signature (0: never)"),
 };
 
 /* ---------------------------------------------------------------- lookup */

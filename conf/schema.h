@@ -104,6 +104,7 @@ enum conf_key_id {
     CONF_KEY_DATAPLANE_DEDUP_WINDOW_S,
     CONF_KEY_DATAPLANE_BENCH_SKIP_VERIFY,
     CONF_KEY_DATAPLANE_LINKS,
+    CONF_KEY_DATAPLANE_BENCH_FORGE_EVERY,
     CONF_KEY_COUNT,
 };
 
@@ -177,6 +178,7 @@ struct conf_node {
         int64_t dedup_window_s;
         bool bench_skip_verify;
         bool links;                   /* gossip over authenticated peer links */
+        int64_t bench_forge_every;    /* TESTS ONLY: corrupt 1 in N forwarded messages */
     } dataplane;
     char config_path[CONF_STRING_BYTES]; /* "" when no file was read */
     enum conf_source config_source;      /* FLAG (--config) or ENV (DCHAT_CONFIG) */

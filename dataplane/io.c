@@ -25,6 +25,7 @@ int dp_io_init(struct dp_io *io, const struct dp_io_conf *conf)
     io->cons_ids = conf->cons_ids;
     io->finals = conf->finals;
     io->links = conf->links;
+    io->forge_every = conf->forge_every;
     io->workers = conf->workers;
     io->worker_count = conf->worker_count;
     io->skip_verify = conf->skip_verify;
@@ -124,9 +125,23 @@ static void final_late(struct dp_io *io, const uint8_t *id, const uint8_t *targe
  * A message this node accepted: fan it out; on a validator queue its id for ordering, on a
  * chain follower remember its target for the FINAL records to come.
  */
+/* TESTS ONLY (bench_forge_every): this copy leaves with one signature bit flipped. */
+static int forge(struct dp_io *io, const struct dp_wire_msg *msg, struct dp_wire_msg *out)
+{
+    if (io->forge_every == 0 || ++io->forge_count % io->forge_every != 0) {
+        return 0;
+    }
+    memcpy(io->forged, msg->body, msg->body_len);
+    io->forged[msg->body_len - 1] ^= 0x01; /* the signature's last byte */
+    struct dp_wire_rec rec = { .type = DP_WIRE_REC_MSG, .body_len = msg->body_len,
+                               .body = io->forged };
+    return dp_wire_msg_parse(&rec, out) == 0;
+}
+
 static void accept_msg(struct dp_io *io, const struct dp_wire_msg *msg, int src_peer)
 {
-    dp_fanout_msg(&io->fanout, msg, src_peer);
+    struct dp_wire_msg forged;
+    dp_fanout_msg(&io->fanout, forge(io, msg, &forged) ? &forged : msg, src_peer);
     if (io->cons_ids == NULL && io->finals == NULL) {
         return;
     }

@@ -80,6 +80,9 @@ struct dp_io {
     uint32_t ids_count;
     struct dp_idring *finals;        /* chain follower -> I/O thread; NULL: not following */
     struct dp_linkio *links;         /* peer links; NULL: every peer is plain (and verified) */
+    uint32_t forge_every;            /* TESTS ONLY: 1 in N fanned out with a broken signature */
+    uint32_t forge_count;
+    uint8_t forged[DP_WIRE_MSG_BYTES_MAX];
     struct dp_deliv deliv;           /* with finals: delivered messages x final positions */
     struct dp_io_final_block final_blocks[DP_IO_FINAL_BLOCKS]; /* by height % size */
     int skip_verify;
@@ -115,6 +118,7 @@ struct dp_io_conf {
     struct dp_idring *cons_ids;      /* NULL: no id feed */
     struct dp_idring *finals;        /* NULL: not following the chain */
     struct dp_linkio *links;         /* NULL: no peer links */
+    uint32_t forge_every;            /* TESTS ONLY (0: never) */
     struct dp_stats_block *stats;
     struct dp_verify_worker *workers;
     uint32_t worker_count;    /* <= DP_FANOUT_PEERS_MAX */

@@ -56,6 +56,7 @@ static int init_io(struct dp_relay *r, uint32_t pool)
         .cons_port = p->cons_feed || p->follow ? &r->cons_port : NULL,
         .cons_ids = p->cons_feed ? &r->cons_ids : NULL,
         .finals = p->follow ? &r->finals : NULL, .links = r->links,
+        .forge_every = p->forge_every,
         .workers = r->workers,
         .worker_count = r->worker_count, .msg_count = pool, .skip_verify = p->skip_verify,
         .busy_poll = p->busy_poll, .stop = &r->stop, .clock_s = &r->clock_s, .mtu = p->mtu,

@@ -98,6 +98,7 @@ static void relay_params(const struct eng_node_config *cfg, const struct eng_key
     p->ed_sk = cfg->links ? key->sk : NULL;
     p->reverify_sample = cfg->reverify_sample;
     p->ban_s = cfg->ban_s;
+    p->forge_every = cfg->bench_forge_every;
 }
 
 /* The node's identity: the key file, or a fresh key for this run. 0 or 1 after one line. */
@@ -222,6 +223,11 @@ static void log_warnings(const struct eng_node_config *cfg)
     if (cfg->bench_skip_verify) {
         DC_WARN("node", "!!! --bench-skip-verify: SIGNATURES ARE NOT CHECKED; forged messages "
                         "WILL be forwarded. Benchmarks only, never on a real network !!!");
+    }
+    if (cfg->bench_forge_every > 0) {
+        DC_WARN("node", "!!! --bench-forge-every %u: THIS NODE FORWARDS 1 IN %u MESSAGES WITH A "
+                        "BROKEN SIGNATURE. Tests of peer banning only !!!",
+                cfg->bench_forge_every, cfg->bench_forge_every);
     }
 }
 

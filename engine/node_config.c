@@ -231,6 +231,7 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
                                                           : ENG_NODE_POLL_ADAPTIVE;
     cfg->bench_skip_verify = c->dataplane.bench_skip_verify;
     cfg->links = c->dataplane.links;
+    cfg->bench_forge_every = (uint32_t)c->dataplane.bench_forge_every;
     cfg->reverify_sample = (uint32_t)c->relay.reverify_sample;
     cfg->ban_s = (uint32_t)c->relay.ban_s;
     cfg->mtu = (uint32_t)c->dataplane.mtu;

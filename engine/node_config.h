@@ -85,6 +85,7 @@ struct eng_node_config {
     enum eng_node_poll poll;
     int bench_skip_verify;         /* skip Ed25519 checks: benchmarks of the dataplane only */
     int links;                     /* [dataplane] links */
+    uint32_t bench_forge_every;    /* TESTS ONLY: forward 1 in N messages forged */
     uint32_t reverify_sample;      /* [relay] reverify_sample */
     uint32_t ban_s;                /* [relay] ban_s */
     uint32_t mtu;                  /* UDP payload bytes per datagram we send */
