@@ -164,6 +164,14 @@ static void record_arrived(struct bench_tally *tally, const struct dp_wire_rec *
     uint64_t run_id = 0;
     uint64_t index = 0;
     if (rec->type != DP_WIRE_REC_MSG) {
+        struct dp_wire_sub sub;
+        if (rec->type == DP_WIRE_REC_SUBSCRIBE && dp_wire_sub_parse(rec, &sub) == 0 &&
+            sub.cookie != NULL) {
+            if (memcmp(tally->sub_cookie, sub.cookie, sizeof(tally->sub_cookie)) != 0) {
+                memcpy(tally->sub_cookie, sub.cookie, sizeof(tally->sub_cookie));
+                tally->sub_cookie_new = 1; /* the receiver thread subscribes again with it */
+            }
+        }
         if (rec->type == DP_WIRE_REC_FINAL && tally->fin_seen != NULL) {
             final_arrived(tally, rec, now_ns);
         } else {

@@ -43,6 +43,8 @@ struct bench_tally {
     _Atomic uint64_t other_records;
     _Atomic uint64_t datagrams;
     _Atomic uint64_t last_ns;        /* time of the last first delivery */
+    uint8_t sub_cookie[16];          /* the relay's address cookie from its subscribe echo */
+    int sub_cookie_new;              /* a new cookie came: subscribe again with it */
     /* Finality (bench_tally_init's `finality`); the arrays are NULL without it. */
     uint8_t *fin_seen;               /* per item: 1 once a FINAL named it */
     uint64_t *fin_height;            /* per item: its first FINAL's position */

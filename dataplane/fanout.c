@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <string.h>
 
 int dp_fanout_init(struct dp_fanout *fo, const struct dp_backend_ops *ops,
@@ -23,6 +24,8 @@ int dp_fanout_init(struct dp_fanout *fo, const struct dp_backend_ops *ops,
     fo->mtu = mtu;
     fo->sub_expiry_s = sub_expiry_s;
     fo->subs_max = subs_max;
+    fo->subs_per_ip = DP_FANOUT_SUBS_PER_IP_DEFAULT;
+    randombytes_buf(fo->cookie_key, sizeof(fo->cookie_key));
     fo->subs = dc_alloc((size_t)subs_max * sizeof(fo->subs[0]));
     fo->live = dc_alloc((size_t)subs_max * sizeof(fo->live[0]));
     fo->active = dc_alloc(((size_t)subs_max + DP_FANOUT_PEERS_MAX) * sizeof(fo->active[0]));
@@ -211,6 +214,15 @@ static void append(struct dp_fanout *fo, struct dp_dest *d, uint8_t type, const 
     if (d->frame_open && !dp_wire_builder_fits(&d->b, body_len)) {
         close_frame(fo, d);
     }
+    if (d->is_sub && !d->proven) {
+        /* an address that has not returned its cookie may be a forged one: 3x its bytes */
+        uint64_t cost = (uint64_t)body_len + DP_WIRE_REC_HDR_BYTES;
+        if (d->tx_bytes + cost > DP_FANOUT_UNPROVEN_FACTOR * d->rx_bytes) {
+            dp_stats_add(fo->stats, DP_STAT_DROP_UNPROVEN, 1);
+            return;
+        }
+        d->tx_bytes += cost;
+    }
     if (!d->frame_open && open_frame(fo, d) != 0) {
         dp_stats_add(fo->stats, DP_STAT_DROP_TX, 1);
         return;
@@ -313,36 +325,136 @@ static void remove_sub(struct dp_fanout *fo, struct dp_dest *d)
     dp_stats_set_gauge(fo->stats, DP_STAT_SUBSCRIBERS, fo->sub_count);
 }
 
+/* The address bytes of `sa` that a cookie covers: family, port, address. */
+static size_t addr_key(const struct sockaddr *sa, uint8_t out[32])
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        out[0] = 4;
+        memcpy(out + 1, &in->sin_port, 2);
+        memcpy(out + 3, &in->sin_addr, 4);
+        return 7;
+    }
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    out[0] = 6;
+    memcpy(out + 1, &in6->sin6_port, 2);
+    memcpy(out + 3, &in6->sin6_addr, 16);
+    return 19;
+}
+
+static void make_cookie(const struct dp_fanout *fo, const struct sockaddr *sa, uint32_t epoch,
+                        uint8_t cookie[DP_WIRE_SUB_COOKIE_BYTES])
+{
+    uint8_t in[4 + 32];
+    memcpy(in, &epoch, 4);
+    size_t len = 4 + addr_key(sa, in + 4);
+    crypto_generichash(cookie, DP_WIRE_SUB_COOKIE_BYTES, in, len, fo->cookie_key,
+                       sizeof(fo->cookie_key));
+}
+
+/* Whether `cookie` is the one we gave `sa` in this epoch or the last. */
+static int cookie_ok(const struct dp_fanout *fo, const struct sockaddr *sa, const uint8_t *cookie,
+                     uint32_t now_s)
+{
+    uint32_t epoch = now_s / DP_FANOUT_COOKIE_EPOCH_S;
+    for (uint32_t back = 0; cookie != NULL && back < 2 && back <= epoch; back++) {
+        uint8_t want[DP_WIRE_SUB_COOKIE_BYTES];
+        make_cookie(fo, sa, epoch - back, want);
+        if (sodium_memcmp(want, cookie, sizeof(want)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+    uint8_t ka[32], kb[32];
+    size_t la = addr_key(a, ka), lb = addr_key(b, kb);
+    return la == lb && ka[0] == kb[0] && memcmp(ka + 3, kb + 3, la - 3) == 0; /* not the port */
+}
+
+static uint32_t subs_of_ip(const struct dp_fanout *fo, const struct sockaddr *src)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < fo->sub_count; i++) {
+        n += same_ip((const struct sockaddr *)&fo->live[i]->addr, src);
+    }
+    return n;
+}
+
+/* The acknowledgement: the request's flags and channel, with this address's current cookie. */
+static void echo(struct dp_fanout *fo, struct dp_dest *d, const struct dp_wire_sub *sub,
+                 uint32_t now_s)
+{
+    uint8_t body[DP_WIRE_SUB_BYTES_MAX];
+    uint8_t cookie[DP_WIRE_SUB_COOKIE_BYTES];
+    make_cookie(fo, (const struct sockaddr *)&d->addr, now_s / DP_FANOUT_COOKIE_EPOCH_S, cookie);
+    size_t len = dp_wire_sub_encode_cookie(body, sub->flags, sub->channel, cookie);
+    append(fo, d, DP_WIRE_REC_SUBSCRIBE, body, (uint16_t)len);
+}
+
+/* A new subscriber slot for `src`, or NULL (table full, or this IP holds its share). */
+static struct dp_dest *new_sub(struct dp_fanout *fo, const struct sockaddr *src,
+                               socklen_t src_len)
+{
+    if (subs_of_ip(fo, src) >= fo->subs_per_ip) {
+        dp_stats_add(fo->stats, DP_STAT_DROP_SUB_IP, 1);
+        return NULL;
+    }
+    struct dp_dest *d = free_sub(fo);
+    if (d == NULL || src_len > sizeof(d->addr)) {
+        dp_stats_add(fo->stats, DP_STAT_DROP_SUB_FULL, 1);
+        return NULL;
+    }
+    memset(d, 0, sizeof(*d));
+    memcpy(&d->addr, src, src_len);
+    d->addr_len = src_len;
+    d->used = 1;
+    d->is_sub = 1;
+    d->link_peer = -1;
+    fo->live[fo->sub_count++] = d;
+    dp_stats_set_gauge(fo->stats, DP_STAT_SUBSCRIBERS, fo->sub_count);
+    return d;
+}
+
 int dp_fanout_subscribe(struct dp_fanout *fo, const struct sockaddr *src, socklen_t src_len,
                         const struct dp_wire_sub *sub, const uint8_t *body, uint16_t body_len,
                         uint32_t now_s)
 {
+    (void)body;
     struct dp_dest *d = find_sub(fo, src);
+    int proven = cookie_ok(fo, src, sub->cookie, now_s);
+    if (d != NULL) {
+        d->rx_bytes += body_len + DP_WIRE_REC_HDR_BYTES;
+    }
+    if (d != NULL && d->proven && !proven) {
+        /* a proven subscriber changes only with its cookie: this may be forged; the echo
+         * (to the proven address) carries the current cookie, should its own be stale */
+        dp_stats_add(fo->stats, DP_STAT_SUB_UNPROVEN, 1);
+        echo(fo, d, sub, now_s);
+        return 0;
+    }
     if (sub->flags & DP_WIRE_SUB_FLAG_UNSUBSCRIBE) {
         if (d != NULL) {
+            echo(fo, d, sub, now_s);
             remove_sub(fo, d); /* stays on the active list until the ack is flushed */
-            append(fo, d, DP_WIRE_REC_SUBSCRIBE, body, body_len);
         }
         return 0;
     }
     if (d == NULL) {
-        d = free_sub(fo);
-        if (d == NULL || src_len > sizeof(d->addr)) {
-            dp_stats_add(fo->stats, DP_STAT_DROP_SUB_FULL, 1);
+        d = new_sub(fo, src, src_len);
+        if (d == NULL) {
             return DC_EFULL;
         }
-        memset(d, 0, sizeof(*d));
-        memcpy(&d->addr, src, src_len);
-        d->addr_len = src_len;
-        d->used = 1;
-        fo->live[fo->sub_count++] = d;
-        dp_stats_set_gauge(fo->stats, DP_STAT_SUBSCRIBERS, fo->sub_count);
+        d->rx_bytes = body_len + DP_WIRE_REC_HDR_BYTES;
     }
     memcpy(d->channel, sub->channel, DP_WIRE_KEY_BYTES);
     static const uint8_t zero[DP_WIRE_KEY_BYTES];
     d->all_channels = memcmp(sub->channel, zero, DP_WIRE_KEY_BYTES) == 0;
     d->expires_s = now_s + fo->sub_expiry_s;
-    append(fo, d, DP_WIRE_REC_SUBSCRIBE, body, body_len);
+    d->proven = d->proven || proven;
+    echo(fo, d, sub, now_s);
     return 0;
 }
 

@@ -10,7 +10,12 @@
  * Subscribers: an address subscribes to one channel (or all: channel of zeros); a subscribe
  * from the same address replaces its channel and renews it; it lapses `sub_expiry_s` after
  * the last renewal (dp_fanout_expire()). Every subscribe is acknowledged by echoing the
- * record back (docs/PROTOCOL.md). The table is fixed-size; a full table refuses (counted).
+ * record back with the address's cookie (docs/PROTOCOL.md). UDP sources can be forged, so an
+ * address is "proven" only once it returns that cookie: until then it gets at most 3x the
+ * bytes it sent (a forged subscribe cannot aim a stream at a victim), and once proven its
+ * subscription changes only with the cookie (a forged unsubscribe changes nothing). One
+ * source IP holds at most `subs_per_ip` subscriptions. The table is fixed-size; a full
+ * table refuses (counted).
  *
  * I/O thread only; init/fini on the main thread.
  */
@@ -27,6 +32,9 @@
 
 #define DP_FANOUT_PEERS_MAX 64
 #define DP_FANOUT_GSO_SEGS_MAX 64
+#define DP_FANOUT_SUBS_PER_IP_DEFAULT 64  /* subscriptions one source IP may hold */
+#define DP_FANOUT_UNPROVEN_FACTOR 3       /* bytes to an unproven address: 3x what it sent */
+#define DP_FANOUT_COOKIE_EPOCH_S 60       /* an address cookie is good for this epoch and the last */
 
 struct dp_dest {
     struct sockaddr_storage addr;
@@ -43,6 +51,10 @@ struct dp_dest {
     uint32_t banned_until_s;    /* gossip peers: nothing is sent before this */
     uint8_t *stage;             /* gossip peers: the frame built before it is sealed */
     uint8_t sealing;            /* the open frame is in `stage` and leaves sealed */
+    uint8_t is_sub;             /* a subscriber (not a gossip peer) */
+    uint8_t proven;             /* subscribers: returned the address cookie */
+    uint64_t rx_bytes;          /* subscribers, until proven: bytes it sent us */
+    uint64_t tx_bytes;          /* subscribers, until proven: bytes we sent it */
 };
 
 struct dp_fanout {
@@ -63,6 +75,8 @@ struct dp_fanout {
     uint64_t now_ms;            /* the I/O thread's clock, for sealing */
     uint32_t now_s;
     uint8_t *sealed;            /* one sealed datagram */
+    uint32_t subs_per_ip;
+    uint8_t cookie_key[32];     /* keys the subscribers' address cookies */
 };
 
 /* Main thread. 0, -EINVAL or -ENOMEM. */

@@ -50,6 +50,11 @@ static const struct {
                                 "final positions that came before their message (held)" },
     [DP_STAT_DROP_POOL] = { "drop_pool", "messages dropped: no free buffer" },
     [DP_STAT_DROP_TX] = { "drop_tx", "records not sent (send error or no send buffer)" },
+    [DP_STAT_DROP_UNPROVEN] = { "drop_unproven", "records not sent to a subscriber that has "
+                                                 "not returned its address cookie (3x budget)" },
+    [DP_STAT_SUB_UNPROVEN] = { "sub_unproven", "subscribes and unsubscribes for a proven "
+                                               "subscriber without its cookie: ignored" },
+    [DP_STAT_DROP_SUB_IP] = { "drop_sub_ip", "subscribes refused: the source IP holds its share" },
     [DP_STAT_DROP_SUB_FULL] = { "drop_sub_full", "subscribes refused: table full" },
     [DP_STAT_DEDUP_EVICTIONS] = { "dedup_evictions", "live de-dup entries overwritten" },
     [DP_STAT_TX_DATAGRAMS] = { "tx_datagrams", "UDP datagrams sent" },

@@ -49,6 +49,9 @@ enum dp_stat {
     DP_STAT_LINK_DROPS,         /* link packets refused (see the link's reasons) */
     DP_STAT_LINK_BANNED_DROPS,  /* link packets from a banned peer */
     DP_STAT_BANNED_FRAMES,      /* plain frames from a banned peer's address */
+    DP_STAT_DROP_UNPROVEN,      /* records not sent: the address has not returned its cookie */
+    DP_STAT_SUB_UNPROVEN,       /* subscribes refused: a proven subscriber's, without cookie */
+    DP_STAT_DROP_SUB_IP,        /* subscribes refused: the source IP holds its share */
     DP_STAT_DROP_SUB_FULL,      /* subscriber table full: subscribe refused */
     DP_STAT_DEDUP_EVICTIONS,    /* a live de-dup entry overwritten (table too small) */
     DP_STAT_TX_DATAGRAMS,

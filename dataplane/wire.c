@@ -163,19 +163,38 @@ int dp_wire_msg_encode(uint8_t *out, size_t out_size, uint8_t kind,
 
 int dp_wire_sub_parse(const struct dp_wire_rec *rec, struct dp_wire_sub *sub)
 {
-    if (rec->type != DP_WIRE_REC_SUBSCRIBE || rec->body_len != DP_WIRE_SUB_BYTES) {
+    if (rec->type != DP_WIRE_REC_SUBSCRIBE ||
+        (rec->body_len != DP_WIRE_SUB_BYTES && rec->body_len != DP_WIRE_SUB_BYTES_MAX)) {
         return DC_EMALFORMED;
     }
     if (rec->body[0] != DP_WIRE_SUB_VERSION) {
         return DC_EVERSION;
     }
     uint8_t flags = rec->body[1];
-    if ((flags & ~DP_WIRE_SUB_FLAG_UNSUBSCRIBE) != 0 || get16(rec->body + 2) != 0) {
+    int has_cookie = (flags & DP_WIRE_SUB_FLAG_COOKIE) != 0;
+    if ((flags & ~(DP_WIRE_SUB_FLAG_UNSUBSCRIBE | DP_WIRE_SUB_FLAG_COOKIE)) != 0 ||
+        get16(rec->body + 2) != 0 ||
+        rec->body_len != (has_cookie ? DP_WIRE_SUB_BYTES_MAX : DP_WIRE_SUB_BYTES)) {
         return DC_EMALFORMED;
     }
     sub->flags = flags;
     sub->channel = rec->body + 4;
+    sub->cookie = has_cookie ? rec->body + DP_WIRE_SUB_BYTES : NULL;
     return 0;
+}
+
+size_t dp_wire_sub_encode_cookie(uint8_t out[DP_WIRE_SUB_BYTES_MAX], uint8_t flags,
+                                 const uint8_t channel[DP_WIRE_KEY_BYTES],
+                                 const uint8_t *cookie)
+{
+    dp_wire_sub_encode(out, (uint8_t)(cookie != NULL ? flags | DP_WIRE_SUB_FLAG_COOKIE
+                                                     : flags & ~DP_WIRE_SUB_FLAG_COOKIE),
+                       channel);
+    if (cookie == NULL) {
+        return DP_WIRE_SUB_BYTES;
+    }
+    memcpy(out + DP_WIRE_SUB_BYTES, cookie, DP_WIRE_SUB_COOKIE_BYTES);
+    return DP_WIRE_SUB_BYTES_MAX;
 }
 
 void dp_wire_sub_encode(uint8_t out[DP_WIRE_SUB_BYTES], uint8_t flags,

@@ -46,8 +46,11 @@ enum dp_wire_msg_kind {
 };
 
 #define DP_WIRE_SUB_VERSION 1
-#define DP_WIRE_SUB_BYTES 36
+#define DP_WIRE_SUB_BYTES 36            /* without a cookie */
+#define DP_WIRE_SUB_COOKIE_BYTES 16
+#define DP_WIRE_SUB_BYTES_MAX (DP_WIRE_SUB_BYTES + DP_WIRE_SUB_COOKIE_BYTES)
 #define DP_WIRE_SUB_FLAG_UNSUBSCRIBE 0x01
+#define DP_WIRE_SUB_FLAG_COOKIE 0x02    /* a 16-byte address cookie follows the channel */
 
 #define DP_WIRE_FINAL_VERSION 1
 #define DP_WIRE_FINAL_HDR_BYTES 43   /* version, height, block hash, count */
@@ -94,6 +97,7 @@ struct dp_wire_msg {
 struct dp_wire_sub {
     uint8_t flags;
     const uint8_t *channel; /* DP_WIRE_KEY_BYTES; all zero = every channel */
+    const uint8_t *cookie;  /* DP_WIRE_SUB_COOKIE_BYTES with DP_WIRE_SUB_FLAG_COOKIE, or NULL */
 };
 
 /*
@@ -124,11 +128,21 @@ int dp_wire_msg_encode(uint8_t *out, size_t out_size, uint8_t kind,
                        uint64_t seq, uint64_t timestamp_us, const uint8_t *payload,
                        uint16_t payload_len);
 
-/* Decodes a subscribe record body. 0, DC_EMALFORMED or DC_EVERSION. */
+/*
+ * Decodes a subscribe record body: 36 bytes, or 52 with DP_WIRE_SUB_FLAG_COOKIE.
+ * 0, DC_EMALFORMED or DC_EVERSION.
+ */
 int dp_wire_sub_parse(const struct dp_wire_rec *rec, struct dp_wire_sub *sub);
-/* Encodes a subscribe body into out[DP_WIRE_SUB_BYTES]. */
+/* Encodes a subscribe body into out[DP_WIRE_SUB_BYTES] (no cookie). */
 void dp_wire_sub_encode(uint8_t out[DP_WIRE_SUB_BYTES], uint8_t flags,
                         const uint8_t channel[DP_WIRE_KEY_BYTES]);
+/*
+ * Encodes a subscribe body with the cookie (NULL: none) into out[DP_WIRE_SUB_BYTES_MAX];
+ * returns its length (36 or 52).
+ */
+size_t dp_wire_sub_encode_cookie(uint8_t out[DP_WIRE_SUB_BYTES_MAX], uint8_t flags,
+                                 const uint8_t channel[DP_WIRE_KEY_BYTES],
+                                 const uint8_t *cookie);
 
 /* A decoded FINAL record; `entries` points into the body (count x 36 bytes). */
 struct dp_wire_final {

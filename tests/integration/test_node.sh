@@ -120,9 +120,14 @@ while time.time() < deadline and not acked:
         data, _ = s.recvfrom(65536)
     except socket.timeout:
         continue
-    acked = data == frame([(2, sub)])
+    # the echo carries the address cookie: flag 0x02 and 16 bytes after the channel
+    acked = (len(data) == 8 + 4 + 52 and data[8:12] == bytes([2, 0, 0, 52]) and
+             data[12:16] == bytes([1, 2, 0, 0]) and data[16:48] == bytes(32))
 if not acked:
-    sys.exit("no subscribe echo")
+    sys.exit("no subscribe echo with a cookie")
+cookie = data[48:64]
+proven = sub[:1] + bytes([2]) + sub[2:] + cookie
+s.sendto(frame([(2, proven)]), ("127.0.0.1", port))   # proves the address
 for i in range(7):
     s.sendto(b"\xff" * (20 + i), ("127.0.0.1", port))       # bad magic
 for i in range(5):

@@ -128,6 +128,63 @@ static void subscribe(uint16_t port, const uint8_t *channel, uint8_t flags, uint
                               now);
 }
 
+/* The cookie in the last subscribe echo sent to `port`: 1 when found. */
+static int echoed_cookie(uint16_t port, uint8_t cookie[DP_WIRE_SUB_COOKIE_BYTES])
+{
+    int found = 0;
+    for (int i = 0; i < fake.sent_count; i++) {
+        struct sent *s = &fake.sent[i];
+        struct dp_wire_iter it;
+        struct dp_wire_rec rec;
+        if (ntohs(s->dst.sin_port) != port || dp_wire_frame_open(&it, s->data, s->len) != 0) {
+            continue;
+        }
+        while (dp_wire_next(&it, &rec)) {
+            struct dp_wire_sub sub;
+            if (rec.type == DP_WIRE_REC_SUBSCRIBE && dp_wire_sub_parse(&rec, &sub) == 0 &&
+                sub.cookie != NULL) {
+                memcpy(cookie, sub.cookie, DP_WIRE_SUB_COOKIE_BYTES);
+                found = 1;
+            }
+        }
+    }
+    return found;
+}
+
+static void subscribe_from(const struct sockaddr_in *a, const uint8_t *channel, uint8_t flags,
+                           const uint8_t *cookie, uint32_t now)
+{
+    uint8_t body[DP_WIRE_SUB_BYTES_MAX];
+    size_t len = dp_wire_sub_encode_cookie(body, flags, channel, cookie);
+    struct dp_wire_rec rec = { .type = DP_WIRE_REC_SUBSCRIBE, .body_len = (uint16_t)len,
+                               .body = body };
+    struct dp_wire_sub sub;
+    cr_assert_eq(dp_wire_sub_parse(&rec, &sub), 0);
+    (void)dp_fanout_subscribe(&fo, (const struct sockaddr *)a, sizeof(*a), &sub, body,
+                              (uint16_t)len, now);
+}
+
+/* Subscribes `port`, then returns the echoed cookie: a proven subscriber, as a client does. */
+static void subscribe_proven(uint16_t port, const uint8_t *channel, uint32_t now)
+{
+    uint8_t cookie[DP_WIRE_SUB_COOKIE_BYTES];
+    struct sockaddr_in a = addr(port);
+    subscribe(port, channel, 0, now);
+    dp_fanout_flush(&fo);
+    cr_assert(echoed_cookie(port, cookie), "the echo carries a cookie");
+    subscribe_from(&a, channel, 0, cookie, now);
+    dp_fanout_flush(&fo);
+}
+
+static uint32_t bytes_sent_to(uint16_t port)
+{
+    uint32_t bytes = 0;
+    for (int i = 0; i < fake.sent_count; i++) {
+        bytes += ntohs(fake.sent[i].dst.sin_port) == port ? fake.sent[i].len : 0;
+    }
+    return bytes;
+}
+
 /* Counts the message records (and checks every frame) in the sends to `port`. */
 static int msgs_sent_to(uint16_t port)
 {
@@ -218,11 +275,10 @@ Test(dp_fanout, a_longer_frame_after_shorter_ones_starts_a_new_send)
 
 Test(dp_fanout, subscribers_get_their_channel_or_everything_and_each_subscribe_is_acked)
 {
-    subscribe(10, chan_a, 0, 0);
-    subscribe(11, all, 0, 0);
-    subscribe(12, chan_b, 0, 0);
-    dp_fanout_flush(&fo);
-    cr_assert_eq(fake.sent_count, 3, "three acks");
+    subscribe_proven(10, chan_a, 0);
+    subscribe_proven(11, all, 0);
+    subscribe_proven(12, chan_b, 0);
+    cr_assert_eq(fake.sent_count, 6, "every subscribe acknowledged (twice each: then proven)");
     cr_assert_eq(atomic_load(&stats.v[DP_STAT_SUBSCRIBERS]), 3);
     fake.sent_count = 0;
     uint8_t body[DP_WIRE_MSG_BYTES_MAX];
@@ -274,4 +330,69 @@ Test(dp_fanout, no_free_send_buffer_is_a_counted_drop)
     dp_fanout_flush(&fo);
     cr_assert_eq(fake.sent_count, 0);
     cr_assert_eq(atomic_load(&stats.v[DP_STAT_DROP_TX]), 1);
+}
+
+Test(dp_fanout, an_unproven_address_gets_at_most_three_times_its_bytes)
+{
+    /* a forged subscribe aims a channel at a victim: it gets 3x the 40 bytes "it" sent */
+    subscribe(20, all, 0, 0);
+    uint8_t body[DP_WIRE_MSG_BYTES_MAX];
+    for (int i = 0; i < 1000; i++) {
+        struct dp_wire_msg m = make_msg(body, chan_a, 100, (uint64_t)i);
+        dp_fanout_msg(&fo, &m, -1);
+    }
+    dp_fanout_flush(&fo);
+    uint32_t sent = bytes_sent_to(20);
+    uint32_t received = DP_WIRE_REC_HDR_BYTES + DP_WIRE_SUB_BYTES;
+    cr_assert_leq(sent, 3 * received + 2 * DP_WIRE_FRAME_HDR_BYTES, "sent %u bytes", sent);
+    cr_assert_eq(msgs_sent_to(20), 0, "a 250-byte message does not fit 3x a subscribe");
+    cr_assert_geq(atomic_load(&stats.v[DP_STAT_DROP_UNPROVEN]), 1000);
+    /* once it returns the cookie, it gets everything */
+    subscribe_proven(21, all, 0);
+    fake.sent_count = 0;
+    for (int i = 0; i < 100; i++) {
+        struct dp_wire_msg m = make_msg(body, chan_a, 100, (uint64_t)(2000 + i));
+        dp_fanout_msg(&fo, &m, -1);
+    }
+    dp_fanout_flush(&fo);
+    cr_assert_eq(msgs_sent_to(21), 100);
+}
+
+Test(dp_fanout, a_proven_subscription_changes_only_with_its_cookie)
+{
+    subscribe_proven(30, chan_a, 0);
+    /* a forged unsubscribe and a forged re-subscribe to another channel: no cookie */
+    subscribe(30, chan_a, DP_WIRE_SUB_FLAG_UNSUBSCRIBE, 1);
+    subscribe(30, chan_b, 0, 1);
+    cr_assert_eq(fo.sub_count, 1, "still subscribed");
+    cr_assert_eq(atomic_load(&stats.v[DP_STAT_SUB_UNPROVEN]), 2);
+    uint8_t body[DP_WIRE_MSG_BYTES_MAX];
+    fake.sent_count = 0;
+    struct dp_wire_msg m = make_msg(body, chan_a, 10, 1);
+    dp_fanout_msg(&fo, &m, -1);
+    dp_fanout_flush(&fo);
+    cr_assert_eq(msgs_sent_to(30), 1, "still on its own channel");
+    /* with the cookie the subscriber itself unsubscribes */
+    uint8_t cookie[DP_WIRE_SUB_COOKIE_BYTES];
+    struct sockaddr_in a = addr(30);
+    fake.sent_count = 0;
+    subscribe(30, chan_a, 0, 1); /* its echo carries the cookie again */
+    dp_fanout_flush(&fo);
+    cr_assert(echoed_cookie(30, cookie));
+    subscribe_from(&a, chan_a, DP_WIRE_SUB_FLAG_UNSUBSCRIBE, cookie, 2);
+    cr_assert_eq(fo.sub_count, 0);
+}
+
+Test(dp_fanout, one_ip_holds_only_its_share_of_the_table)
+{
+    fo.subs_per_ip = 2;
+    subscribe(40, all, 0, 0);
+    subscribe(41, all, 0, 0);
+    subscribe(42, all, 0, 0); /* a third port of 127.0.0.1 */
+    cr_assert_eq(fo.sub_count, 2);
+    cr_assert_eq(atomic_load(&stats.v[DP_STAT_DROP_SUB_IP]), 1);
+    struct sockaddr_in other = addr(43);
+    other.sin_addr.s_addr = htonl(0x7f000002); /* 127.0.0.2 still gets in */
+    subscribe_from(&other, all, 0, NULL, 0);
+    cr_assert_eq(fo.sub_count, 3);
 }
