@@ -92,6 +92,10 @@ const struct conf_key conf_schema[CONF_KEY_COUNT] = {
         "re-verify 1 in this many messages that arrive over a peer link (1: every one)"),
     [CONF_KEY_RELAY_BAN_S] = INT_KEY("relay", "ban_s", "300", 1, 86400, NULL, NULL, 0,
         relay.ban_s, "a peer whose re-verified message fails is cut off this many seconds"),
+    [CONF_KEY_RELAY_MESH_DEGREE] = INT_KEY("relay", "mesh_degree", "8", 0, 64, NULL,
+        "mesh-degree", 0, relay.mesh_degree,
+        "gossip peers a relay reaches: --peers first, then relays and validators discovery "
+        "finds (0: --peers only)"),
     [CONF_KEY_RPC_LISTEN] = KEY("rpc", "listen", CONF_KIND_ADDR, "127.0.0.1:7070", NULL, NULL,
         "rpc", CONF_KEY_PORT_ZERO_OK, rpc.listen, "HTTP API address (keep it on loopback)"),
     [CONF_KEY_DATAPLANE_BACKEND] = KEY("dataplane", "backend", CONF_KIND_ENUM, "uring",

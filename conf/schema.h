@@ -93,6 +93,7 @@ enum conf_key_id {
     CONF_KEY_RELAY_SUBSCRIBERS_MAX,
     CONF_KEY_RELAY_REVERIFY_SAMPLE,
     CONF_KEY_RELAY_BAN_S,
+    CONF_KEY_RELAY_MESH_DEGREE,
     CONF_KEY_RPC_LISTEN,
     CONF_KEY_DATAPLANE_BACKEND,
     CONF_KEY_DATAPLANE_CORES,
@@ -163,6 +164,7 @@ struct conf_node {
         int64_t subscribers_max;
         int64_t reverify_sample;      /* re-verify 1 in this many messages from peer links */
         int64_t ban_s;                /* a peer caught forging is cut off this long */
+        int64_t mesh_degree;          /* gossip peers a relay reaches, --peers included */
     } relay;
     struct {
         struct conf_maddr listen;

@@ -33,12 +33,20 @@ int dp_fanout_init(struct dp_fanout *fo, const struct dp_backend_ops *ops,
         dp_fanout_fini(fo);
         return -ENOMEM;
     }
+    /* every peer slot's stage now: peers found by discovery join on the I/O thread */
+    for (uint32_t i = 0; i < DP_FANOUT_PEERS_MAX; i++) {
+        fo->peers[i].stage = dc_alloc(mtu);
+        if (fo->peers[i].stage == NULL) {
+            dp_fanout_fini(fo);
+            return -ENOMEM;
+        }
+    }
     return 0;
 }
 
 void dp_fanout_fini(struct dp_fanout *fo)
 {
-    for (uint32_t i = 0; i < fo->peer_count; i++) {
+    for (uint32_t i = 0; i < DP_FANOUT_PEERS_MAX; i++) {
         dc_free(fo->peers[i].stage);
         fo->peers[i].stage = NULL;
     }
@@ -80,11 +88,8 @@ int dp_fanout_add_peer(struct dp_fanout *fo, const struct sockaddr *addr, sockle
         (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
         return -EINVAL;
     }
-    uint8_t *stage = dc_alloc(fo->mtu);
-    if (stage == NULL) {
-        return -ENOMEM;
-    }
     struct dp_dest *d = &fo->peers[fo->peer_count++];
+    uint8_t *stage = d->stage; /* allocated at init */
     memset(d, 0, sizeof(*d));
     memcpy(&d->addr, addr, len);
     d->addr_len = len;

@@ -84,7 +84,10 @@ int dp_fanout_init(struct dp_fanout *fo, const struct dp_backend_ops *ops,
                    struct dp_backend *be, struct dp_stats_block *stats, uint32_t mtu,
                    uint32_t subs_max, uint32_t sub_expiry_s);
 void dp_fanout_fini(struct dp_fanout *fo);
-/* Main thread, before launch. 0, DC_EFULL or -EINVAL (address family). */
+/*
+ * A gossip peer: on the main thread before launch (--peers), or on the I/O thread (a peer
+ * found by discovery; nothing allocates). 0, DC_EFULL or -EINVAL (address family).
+ */
 int dp_fanout_add_peer(struct dp_fanout *fo, const struct sockaddr *addr, socklen_t len);
 
 /* The index of the peer with this address, or -1. */

@@ -31,6 +31,11 @@ int dp_linkio_init(struct dp_linkio *lio, const uint8_t ed_sk[64], struct dp_idr
     return dp_link_init(&lio->t, &conf);
 }
 
+void dp_linkio_set_mesh(struct dp_linkio *lio, uint32_t mesh_max)
+{
+    lio->mesh_max = mesh_max < DP_FANOUT_PEERS_MAX ? mesh_max : DP_FANOUT_PEERS_MAX;
+}
+
 void dp_linkio_fini(struct dp_linkio *lio)
 {
     if (lio->keys != NULL) {
@@ -51,6 +56,12 @@ static void add_key(struct dp_linkio *lio, struct dp_fanout *fo, const struct dp
         return; /* our own key, a full table, a key that is not a point */
     }
     int fp = dp_fanout_find_peer(fo, (const struct sockaddr *)&k->addr, k->addr_len);
+    if (fp < 0 && fo->peer_count < lio->mesh_max && k->addr_len > 0 &&
+        (k->role == DP_PEER_ROLE_RELAY || k->role == DP_PEER_ROLE_VALIDATOR) &&
+        dp_fanout_add_peer(fo, (const struct sockaddr *)&k->addr, k->addr_len) == 0) {
+        fp = (int)fo->peer_count - 1; /* a node discovery found joins our mesh */
+        dp_stats_add(fo->stats, DP_STAT_MESH_JOINS, 1);
+    }
     lio->fanout_of[peer] = (int16_t)fp;
     if (fp >= 0) {
         dp_fanout_set_link(fo, fp, peer);

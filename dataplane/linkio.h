@@ -11,7 +11,9 @@
  * signed node records (discovery) and pushes (key, address) pairs onto the keys ring; the I/O
  * thread adds each as a link peer, and a peer whose address is one of the dataplane's gossip
  * peers (--peers) becomes that fan-out destination's link: the I/O thread initiates the
- * handshake, and once a session can seal, every frame to that peer leaves sealed. Until then,
+ * handshake, and once a session can seal, every frame to that peer leaves sealed. A relay
+ * also gossips to the relays and validators discovery finds, until it has `mesh_max` gossip
+ * peers (the configured ones count): adding a relay to a network needs no one's --peers. Until then,
  * and whenever a session cannot seal, frames leave plain and the receiver verifies them all,
  * as before links existed. Users (clients) always send plain signed messages.
  *
@@ -33,9 +35,13 @@
 #define DP_LINKIO_PEERS_MAX 1024
 #define DP_LINKIO_KEYS_PER_PASS 64
 
+#define DP_PEER_ROLE_RELAY 1      /* = ENG_NODEREC_ROLE_RELAY */
+#define DP_PEER_ROLE_VALIDATOR 2  /* = ENG_NODEREC_ROLE_VALIDATOR */
+
 /* One identity the control thread learnt: an item of the keys ring. */
 struct dp_peer_key {
     uint8_t ed_pk[32];
+    uint8_t role;                     /* DP_PEER_ROLE_* */
     socklen_t addr_len;
     struct sockaddr_storage addr;
 };
@@ -47,6 +53,7 @@ struct dp_linkio {
     uint32_t banned_until_s[DP_LINKIO_PEERS_MAX];
     uint32_t ban_s;
     uint32_t sample_every;            /* re-verify 1 in this many messages from links */
+    uint32_t mesh_max;                /* gossip peers to reach with those discovery finds */
     uint64_t rng;
     uint8_t out[DP_LINK_PACKET_BYTES_MAX]; /* plaintext or a reply */
 };
@@ -54,6 +61,8 @@ struct dp_linkio {
 /* Main thread. `ed_sk`: the node's 64-byte key. 0, -EINVAL, -ENOMEM or DC_EMALFORMED. */
 int dp_linkio_init(struct dp_linkio *lio, const uint8_t ed_sk[64], struct dp_idring *keys,
                    uint32_t sample_every, uint32_t ban_s, uint64_t wall_offset_ms);
+/* Main thread, before launch: reach up to `mesh_max` gossip peers with discovered nodes. */
+void dp_linkio_set_mesh(struct dp_linkio *lio, uint32_t mesh_max);
 void dp_linkio_fini(struct dp_linkio *lio);
 
 /* New identities from the keys ring, and the handshakes that are due. Once a second. */

@@ -151,8 +151,10 @@ static int init_links(struct dp_relay *r)
         dc_free(r->links);
         r->links = NULL;
         dp_idring_fini(&r->peer_keys);
+        return rc;
     }
-    return rc;
+    dp_linkio_set_mesh(r->links, p->mesh_max);
+    return 0;
 }
 
 static void fini_links(struct dp_relay *r)

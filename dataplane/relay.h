@@ -62,6 +62,7 @@ struct dp_relay_params {
     const uint8_t *ed_sk;         /* the node's key (64 bytes) for peer links; NULL: none */
     uint32_t reverify_sample;     /* with links: re-verify 1 in this many linked messages */
     uint32_t ban_s;               /* with links: a forging peer is cut off this long */
+    uint32_t mesh_max;            /* with links: gossip to discovered nodes up to this many */
     uint32_t forge_every;         /* TESTS ONLY: forward 1 in N messages forged (0: never) */
 };
 

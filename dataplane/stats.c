@@ -43,6 +43,7 @@ static const struct {
     [DP_STAT_SAMPLED] = { "sampled", "messages from a peer link whose signature was checked "
                                      "again (the sample)" },
     [DP_STAT_PEER_BANS] = { "peer_bans", "peers banned for forwarding a bad signature" },
+    [DP_STAT_MESH_JOINS] = { "mesh_joins", "gossip peers added from what discovery found" },
     [DP_STAT_LINK_DROPS] = { "link_drops", "link packets refused (bad, replayed, unknown)" },
     [DP_STAT_LINK_BANNED_DROPS] = { "link_banned_drops", "link packets from a banned peer" },
     [DP_STAT_BANNED_FRAMES] = { "banned_frames", "frames from a banned peer's address" },

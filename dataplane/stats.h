@@ -67,6 +67,7 @@ enum dp_stat {
     DP_STAT_TRUSTED,            /* messages from a link forwarded without a signature check */
     DP_STAT_SAMPLED,            /* messages from a link re-verified (the sample) */
     DP_STAT_PEER_BANS,          /* peers banned: a sampled message had a bad signature */
+    DP_STAT_MESH_JOINS,         /* gossip peers added from discovery */
     DP_STAT_RX_KERNEL_DROPS,    /* gauge: datagrams the kernel dropped, socket queue full */
     DP_STAT_SUBSCRIBERS,        /* gauge */
     DP_STAT_PEERS,              /* gauge */

@@ -229,7 +229,9 @@ static void offer_key(struct eng_ctl_state *s, const struct eng_noderec *rec,
     if (s->p.peer_keys == NULL) {
         return;
     }
-    struct dp_peer_key k = { .addr_len = addr_len };
+    _Static_assert(DP_PEER_ROLE_RELAY == ENG_NODEREC_ROLE_RELAY, "one role numbering");
+    _Static_assert(DP_PEER_ROLE_VALIDATOR == ENG_NODEREC_ROLE_VALIDATOR, "one role numbering");
+    struct dp_peer_key k = { .addr_len = addr_len, .role = rec->role };
     memcpy(k.ed_pk, rec->pk, sizeof(k.ed_pk));
     memcpy(&k.addr, addr, addr_len);
     /* a full ring drops the offer: the record comes again with the next contact */

@@ -99,6 +99,8 @@ static void relay_params(const struct eng_node_config *cfg, const struct eng_key
     p->reverify_sample = cfg->reverify_sample;
     p->ban_s = cfg->ban_s;
     p->forge_every = cfg->bench_forge_every;
+    /* relays gossip to what discovery finds too; a validator only receives */
+    p->mesh_max = cfg->role == ENG_NODE_ROLE_RELAY ? cfg->mesh_degree : 0;
 }
 
 /* The node's identity: the key file, or a fresh key for this run. 0 or 1 after one line. */

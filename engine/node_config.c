@@ -221,6 +221,16 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     }
     cfg->bootstrap_set =
         c->origin[CONF_KEY_NETWORK_BOOTSTRAP_NODES].source != CONF_SOURCE_DEFAULT;
+    /* [relay] relay_addresses: more nodes to learn the network from; once discovery knows
+     * them (their signed records), a relay gossips to them ([relay] mesh_degree) */
+    uint32_t extra = 0;
+    rc = addrs_from_conf(cfg->bootstrap + cfg->bootstrap_count,
+                         ENG_NODE_BOOTSTRAP_MAX - cfg->bootstrap_count, &extra,
+                         &c->relay.relay_addresses, 1, "relay_addresses", err, err_size);
+    if (rc != 0) {
+        return rc;
+    }
+    cfg->bootstrap_count += extra;
     cfg->core_count = 0;
     for (size_t i = 0; !c->dataplane.cores.all && i < c->dataplane.cores.count &&
                        i < ENG_NODE_CORES_MAX; i++) {
@@ -234,6 +244,7 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     cfg->bench_forge_every = (uint32_t)c->dataplane.bench_forge_every;
     cfg->reverify_sample = (uint32_t)c->relay.reverify_sample;
     cfg->ban_s = (uint32_t)c->relay.ban_s;
+    cfg->mesh_degree = (uint32_t)c->relay.mesh_degree;
     cfg->mtu = (uint32_t)c->dataplane.mtu;
     cfg->dedup_entries = (uint32_t)c->dataplane.dedup_entries;
     cfg->dedup_window_s = (uint32_t)c->dataplane.dedup_window_s;

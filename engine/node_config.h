@@ -88,6 +88,7 @@ struct eng_node_config {
     uint32_t bench_forge_every;    /* TESTS ONLY: forward 1 in N messages forged */
     uint32_t reverify_sample;      /* [relay] reverify_sample */
     uint32_t ban_s;                /* [relay] ban_s */
+    uint32_t mesh_degree;          /* [relay] mesh_degree */
     uint32_t mtu;                  /* UDP payload bytes per datagram we send */
     uint32_t subscribers_max;
     uint32_t sub_expiry_s;         /* a subscription lapses unless renewed within this */

@@ -84,3 +84,21 @@ wait_stat 2 link_banned_drops 1
 after=$(jget "$tmp/after.json" '.invalid_delivered // 0' 2>/dev/null || echo 0)
 ((after == 0)) || fail "$after forged messages arrived after the ban"
 echo "ok: r2 banned the forging r1 after $forged forged arrivals; nothing after the ban"
+for p in "${relay_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+relay_pids=()
+
+# 3. a mesh from discovery alone
+base=$(pick_ports 3)
+relay_ports=("$base" $((base + 1)) $((base + 2)))
+start_linked 0 "" ""
+check_relay_start 0
+start_linked 1 "" "$(addr 0)"
+check_relay_start 1
+start_linked 2 "" "$(addr 0)"
+check_relay_start 2
+for i in 0 1 2; do wait_stat "$i" mesh_joins 2; done # each found the two others
+wait_stat 0 link_sessions 2
+run_bench "$tmp/mesh.json" --target "$(addr 0)" --subscribe "$(addr 2)" --messages 10000 \
+    --window 500 --no-baseline
+expect_exact "$tmp/mesh.json" 10000
+echo "ok: relays with no --peers gossip to what discovery found: 10,000 delivered once"
