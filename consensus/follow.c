@@ -24,6 +24,7 @@
 
 #define POSITIONS 262144u
 #define FINALS_BATCH 64u
+#define FINALS_WAIT_MS 1000u
 #define ONLINE_MS 5000u
 
 static uint64_t mono_ms(void)
@@ -174,7 +175,30 @@ static void ask_all(struct cons_follow *f, uint64_t now)
     }
 }
 
-/* Every message of an accepted block to the I/O thread, in bursts; a full ring is counted. */
+/*
+ * Final positions onto the ring. A full ring (a burst of blocks after a stall) is waited out:
+ * the I/O thread drains it within milliseconds, and the follower has nothing better to do;
+ * only when it stays full for FINALS_WAIT_MS (the I/O thread stuck) is the rest dropped and
+ * counted.
+ */
+static void push_some(struct cons_follow *f, const struct dp_final_item *items, uint32_t n)
+{
+    uint32_t done = 0;
+    for (uint32_t waited_ms = 0; done < n; waited_ms++) {
+        done += dp_idring_push_burst(f->p.finals, items + done, n - done);
+        if (done == n || waited_ms == FINALS_WAIT_MS || atomic_load(&f->stop)) {
+            break;
+        }
+        if (f->p.wake_io != NULL) {
+            f->p.wake_io(f->p.wake_io_arg);
+        }
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    f->finals_dropped += n - done;
+}
+
+/* Every message of an accepted block to the I/O thread, in bursts. */
 static void push_finals(struct cons_follow *f, const struct cons_block *block,
                         const uint8_t hash[CONS_HASH_BYTES])
 {
@@ -188,8 +212,7 @@ static void push_finals(struct cons_follow *f, const struct cons_block *block,
         it->index = i;
         it->reserved = 0;
         if (n == FINALS_BATCH || i + 1 == block->header.id_count) {
-            uint32_t in = dp_idring_push_burst(f->p.finals, items, n);
-            f->finals_dropped += n - in;
+            push_some(f, items, n);
             n = 0;
         }
     }

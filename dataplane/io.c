@@ -417,8 +417,12 @@ static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
         }
     }
     uint32_t work = io->skip_verify ? 0 : drain_results(io);
-    if (io->finals != NULL) {
-        work += drain_finals(io);
+    for (uint32_t i = 0; io->finals != NULL && i < DP_IO_FINALS_PASSES; i++) {
+        uint32_t n = drain_finals(io); /* a block of thousands of ids: several batches */
+        work += n;
+        if (n < DP_IO_FINALS_BATCH) {
+            break;
+        }
     }
     uint32_t n = io->ops->rx_burst(io->be, pkts, RX_BURST);
     dp_io_process(io, pkts, n);

@@ -42,6 +42,7 @@
 #define DP_IO_PENDING_MAX 1024
 #define DP_IO_IDS_BATCH 64
 #define DP_IO_FINALS_BATCH 256
+#define DP_IO_FINALS_PASSES 16 /* batches of final positions per loop iteration at most */
 #define DP_IO_FINAL_BLOCKS 256 /* heights whose hash a late message can still be told */
 
 /* The hash of a recent final block, for messages that arrive after their position. */
