@@ -34,7 +34,7 @@
 #define DP_FANOUT_GSO_SEGS_MAX 64
 #define DP_FANOUT_SUBS_PER_IP_DEFAULT 64  /* subscriptions one source IP may hold */
 #define DP_FANOUT_UNPROVEN_FACTOR 3       /* bytes to an unproven address: 3x what it sent */
-#define DP_FANOUT_COOKIE_EPOCH_S 60       /* an address cookie is good for this epoch and the last */
+#define DP_FANOUT_COOKIE_EPOCH_S 60       /* a cookie is good for its epoch and the next */
 
 struct dp_dest {
     struct sockaddr_storage addr;

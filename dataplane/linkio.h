@@ -13,9 +13,9 @@
  * peers (--peers) becomes that fan-out destination's link: the I/O thread initiates the
  * handshake, and once a session can seal, every frame to that peer leaves sealed. A relay
  * also gossips to the relays and validators discovery finds, until it has `mesh_max` gossip
- * peers (the configured ones count): adding a relay to a network needs no one's --peers. Until then,
- * and whenever a session cannot seal, frames leave plain and the receiver verifies them all,
- * as before links existed. Users (clients) always send plain signed messages.
+ * peers (the configured ones count): adding a relay to a network needs no one's --peers.
+ * Until a session can seal, and whenever one cannot, frames leave plain and the receiver
+ * verifies them all, as before links existed. Users (clients) always send plain signed messages.
  *
  * Time: the dataplane's coarse clock in seconds (x 1000 for the link module's milliseconds):
  * handshake retries (5 s) and rekeying (120 s) need no finer grain.

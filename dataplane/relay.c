@@ -180,13 +180,29 @@ static void fini_cons_feed(struct dp_relay *r)
     }
 }
 
+static int params_ok(const struct dp_relay_params *params)
+{
+    return params->peer_count <= DP_FANOUT_PEERS_MAX && params->core_count <= DP_RELAY_CORES_MAX &&
+           !(params->cons_feed && params->follow) &&
+           (params->skip_verify ||
+            (params->verify_workers > 0 && params->verify_workers <= DP_RELAY_WORKERS_MAX));
+}
+
+/* Every thread's counters, for the readers (dp_relay_stats). */
+static void register_stats(struct dp_relay *r)
+{
+    dp_stats_set_init(&r->stats);
+    (void)dp_stats_set_add(&r->stats, r->io_stats);
+    (void)dp_stats_set_add(&r->stats, r->main_stats);
+    for (uint32_t i = 0; i < r->worker_count; i++) {
+        (void)dp_stats_set_add(&r->stats, &r->workers[i].stats);
+    }
+}
+
 int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char *err,
                   size_t err_size)
 {
-    if (params->peer_count > DP_FANOUT_PEERS_MAX || params->core_count > DP_RELAY_CORES_MAX ||
-        (params->cons_feed && params->follow) ||
-        (!params->skip_verify &&
-         (params->verify_workers == 0 || params->verify_workers > DP_RELAY_WORKERS_MAX))) {
+    if (!params_ok(params)) {
         snprintf(err, err_size, "relay parameters out of range");
         return -EINVAL;
     }
@@ -232,12 +248,7 @@ int dp_relay_init(struct dp_relay *r, const struct dp_relay_params *params, char
     if (rc != 0) {
         goto err_workers;
     }
-    dp_stats_set_init(&r->stats);
-    (void)dp_stats_set_add(&r->stats, r->io_stats);
-    (void)dp_stats_set_add(&r->stats, r->main_stats);
-    for (uint32_t i = 0; i < r->worker_count; i++) {
-        (void)dp_stats_set_add(&r->stats, &r->workers[i].stats);
-    }
+    register_stats(r);
     return 0;
 err_workers:
     for (uint32_t i = 0; i < r->worker_count; i++) {

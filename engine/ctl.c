@@ -445,11 +445,9 @@ static void handle_record(struct eng_ctl_state *s, uint8_t type, const uint8_t *
     if (type == DP_WIRE_REC_DISCOVERY) {
         handle_discovery(s, body, len, src, src_len, now);
     } else if (type == DP_WIRE_REC_CONSENSUS) {
-        if (s->p.on_consensus != NULL) {
-            s->p.on_consensus(s->p.on_consensus_arg, body, len, src, src_len);
-        } else {
-            eng_disc_stats_inc(&s->stats, ENG_DISC_STAT_CONSENSUS_UNHANDLED);
-        }
+        /* consensus has a thread of its own fed by the dataplane (consensus/lcore.h): one
+         * here reached a node without a chain (a relay without a genesis) */
+        eng_disc_stats_inc(&s->stats, ENG_DISC_STAT_CONSENSUS_UNHANDLED);
     }
 }
 
@@ -762,9 +760,6 @@ void eng_ctl_cron(struct eng_ctl_state *s, uint64_t now)
     }
     bootstrap(s, now);
     drive_lookup(s, now);
-    if (s->p.on_tick != NULL) {
-        s->p.on_tick(s->p.on_consensus_arg, now);
-    }
     if (s->dirty && now >= s->next_save_ms) {
         save_peers(s);
         s->next_save_ms = now + ENG_CTL_SAVE_MS;

@@ -55,13 +55,6 @@ struct eng_ctl_params {
     /* Where every identity learnt from a verified node record goes, for the dataplane's peer
      * links (struct dp_peer_key items, dataplane/linkio.h); NULL: nowhere. */
     struct dp_idring *peer_keys;
-    /* Called on the control thread for every CONSENSUS record; NULL: counted and dropped. */
-    void (*on_consensus)(void *arg, const uint8_t *body, size_t body_len,
-                         const struct sockaddr *src, socklen_t src_len);
-    void *on_consensus_arg;
-    /* Called on the control thread every ENG_CTL_TICK_MS (consensus timers); may be NULL.
-     * It shares on_consensus_arg. Both may send with dp_ctl_port_send() on `port`. */
-    void (*on_tick)(void *arg, uint64_t now_ms);
 };
 
 struct eng_ctl {
@@ -81,8 +74,7 @@ int eng_ctl_start(struct eng_ctl *ctl, const struct eng_node_config *cfg,
 /*
  * The parameters eng_ctl_start() would use: the node's own key (the one the node loaded or
  * generated, so discovery and the dataplane speak for one identity), role, addresses, data
- * directory, bootstrap list and interval. The consensus integration fills in `on_consensus`
- * and then calls eng_ctl_start_params(). Cannot fail.
+ * directory, bootstrap list and interval. Cannot fail.
  */
 void eng_ctl_params_from_config(struct eng_ctl_params *p, const struct eng_node_config *cfg,
                                 const struct eng_key *key, struct dp_ctl_port *port);

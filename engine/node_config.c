@@ -179,6 +179,22 @@ static int addrs_from_conf(struct eng_node_addr *out, uint32_t max, uint32_t *co
     return 0;
 }
 
+/*
+ * [relay] relay_addresses: more nodes to learn the network from (names that do not resolve
+ * yet are retried); once discovery holds their signed records, a relay gossips to them
+ * ([relay] mesh_degree).
+ */
+static int add_relay_addresses(struct eng_node_config *cfg, const struct conf_node *c,
+                               char *err, size_t err_size)
+{
+    uint32_t extra = 0;
+    int rc = addrs_from_conf(cfg->bootstrap + cfg->bootstrap_count,
+                             ENG_NODE_BOOTSTRAP_MAX - cfg->bootstrap_count, &extra,
+                             &c->relay.relay_addresses, 1, "relay_addresses", err, err_size);
+    cfg->bootstrap_count += extra;
+    return rc;
+}
+
 static void copy_text(char *out, size_t size, const char *text)
 {
     snprintf(out, size, "%s", text);
@@ -221,16 +237,10 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     }
     cfg->bootstrap_set =
         c->origin[CONF_KEY_NETWORK_BOOTSTRAP_NODES].source != CONF_SOURCE_DEFAULT;
-    /* [relay] relay_addresses: more nodes to learn the network from; once discovery knows
-     * them (their signed records), a relay gossips to them ([relay] mesh_degree) */
-    uint32_t extra = 0;
-    rc = addrs_from_conf(cfg->bootstrap + cfg->bootstrap_count,
-                         ENG_NODE_BOOTSTRAP_MAX - cfg->bootstrap_count, &extra,
-                         &c->relay.relay_addresses, 1, "relay_addresses", err, err_size);
+    rc = add_relay_addresses(cfg, c, err, err_size);
     if (rc != 0) {
         return rc;
     }
-    cfg->bootstrap_count += extra;
     cfg->core_count = 0;
     for (size_t i = 0; !c->dataplane.cores.all && i < c->dataplane.cores.count &&
                        i < ENG_NODE_CORES_MAX; i++) {

@@ -75,7 +75,7 @@ enum eng_disc_stat {
     ENG_DISC_STAT_LOOKUPS,       /* iterative lookups started */
     ENG_DISC_STAT_PEERS_DISCONNECTED, /* connected -> disconnected transitions */
     ENG_DISC_STAT_PEERS_DROPPED, /* forgotten after a long silence */
-    ENG_DISC_STAT_CONSENSUS_UNHANDLED, /* consensus records with no consumer yet */
+    ENG_DISC_STAT_CONSENSUS_UNHANDLED, /* consensus records at a node without a chain */
     ENG_DISC_STAT_COUNT,
 };
 
