@@ -613,6 +613,9 @@ static void publish_counters(struct cons_lcore *l, uint64_t now)
     c.follow_refused = l->follow_refused;
     c.follower_blocks = l->follower_blocks;
     c.store_syncs = l->p.dd->store_syncs;
+    c.store_bytes = cons_datadir_store_bytes(l->p.dd);
+    c.store_oldest = cons_datadir_oldest_height(l->p.dd);
+    c.wal_bytes = cons_datadir_wal_bytes(l->p.dd);
     c.machine = m->stats;
     c.transport = l->net.stats;
     c.frag = l->net.frag.stats;

@@ -101,6 +101,9 @@ struct cons_lcore_counters {
     uint64_t follow_refused;
     uint64_t follower_blocks;      /* blocks sent to followers */
     uint64_t store_syncs;          /* block store syncs (one per commit) */
+    uint64_t store_bytes;          /* the block store on disk: segments and pruned headers */
+    uint64_t store_oldest;         /* the oldest height stored whole */
+    uint64_t wal_bytes;            /* the vote WAL on disk */
     struct cons_stats machine;
     struct cons_transport_stats transport;
     struct cons_frag_stats frag;

@@ -431,6 +431,12 @@ static void cons_text(FILE *f, const struct eng_rpc_consensus *c)
                c->mempool_pending);
     gauge_text(f, "dchat_consensus_followers", "relays following the chain from this node",
                c->followers);
+    gauge_text(f, "dchat_consensus_block_store_bytes",
+               "block store on disk: segments and the headers of pruned blocks", c->store_bytes);
+    gauge_text(f, "dchat_consensus_block_store_oldest_height",
+               "oldest height whose whole block is stored (older ones are pruned)",
+               c->store_oldest);
+    gauge_text(f, "dchat_consensus_wal_bytes", "vote WAL on disk", c->wal_bytes);
     stats_text(f, "dchat_consensus", cons_names, c->v, ENG_CONS_STAT_COUNT);
     histo_text(f, "dchat_consensus_commit_latency_seconds",
                "time from the start of a height to its commit (heights decided here)",

@@ -182,6 +182,9 @@ struct eng_rpc_consensus {
     uint32_t round;
     uint32_t mempool_pending;
     uint32_t followers;
+    uint64_t store_bytes;
+    uint64_t store_oldest;
+    uint64_t wal_bytes;
     uint64_t v[ENG_CONS_STAT_COUNT];
     struct eng_histo commit_latency;
     struct eng_histo wal_sync;

@@ -295,6 +295,9 @@ static void publish_counters(void *arg, const struct cons_lcore_counters *c)
     r.round = c->round;
     r.mempool_pending = c->mempool_pending;
     r.followers = c->followers;
+    r.store_bytes = c->store_bytes;
+    r.store_oldest = c->store_oldest;
+    r.wal_bytes = c->wal_bytes;
     machine_stats(r.v, c);
     frag_stats(r.v, &c->frag);
     eng_histo_load(&r.commit_latency, commit_bounds_s, c->commit_latency.bucket,
