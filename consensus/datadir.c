@@ -23,38 +23,31 @@ static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
     return code;
 }
 
-static int open_store(struct cons_datadir *dd, const char *dir,
+static int open_store(struct cons_datadir *dd, const char *label,
                       const struct cons_datadir_settings *settings, char *err, size_t err_size)
 {
     struct cons_store_problem problem = { 0 };
-    int rc = cons_dir_fs_open(&dd->store_dir, dir, 0);
-    if (rc != 0) {
-        return fail(err, err_size, rc, "%s: %s", dir,
-                    rc == -EWOULDBLOCK ? "in use by another process" : dc_strerror(rc));
-    }
     struct cons_store_config config = {
         .segment_bytes = settings->segment_bytes,
         .retain_blocks = settings->retain_blocks,
         .retain_bytes = settings->retain_bytes,
     };
-    rc = cons_store_open(&dd->store, cons_dir_fs_dir(&dd->store_dir), &config, &problem);
+    int rc = cons_store_open(&dd->store, dd->dir, &config, &problem);
     if (rc != 0) {
-        cons_dir_fs_close(&dd->store_dir);
         const char *why = problem.why[0] != '\0' ? problem.why : dc_strerror(rc);
         if (problem.height > 0) {
-            return fail(err, err_size, rc, "%s/%s: height %llu: %s", dir, problem.file,
+            return fail(err, err_size, rc, "%s/%s: height %llu: %s", label, problem.file,
                         (unsigned long long)problem.height, why);
         }
-        return fail(err, err_size, rc, "%s/%s: %s", dir, problem.file, why);
+        return fail(err, err_size, rc, "%s/%s: %s", label, problem.file, why);
     }
     dd->store_open = 1;
     return 0;
 }
 
-static int open_wal(struct cons_datadir *dd, const char *dir, char *err, size_t err_size)
+static int open_wal(struct cons_datadir *dd, const char *label, char *err, size_t err_size)
 {
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof(path), "%s/%s", dir, CONS_WAL_VOTES_FILE_NAME);
+    const char *name = CONS_WAL_VOTES_FILE_NAME;
     struct cons_wal_config config = {
         .kind = CONS_WAL_KIND_VOTES,
         .payload_bytes_max = CONS_STORE_PAYLOAD_BYTES_MAX, /* a precommit may carry its block */
@@ -63,24 +56,25 @@ static int open_wal(struct cons_datadir *dd, const char *dir, char *err, size_t 
         .first_seq = 1,
     };
     struct cons_wal_report report;
-    int rc = cons_disk_file_open(&dd->wal_file, path, CONS_DISK_CREATE);
+    int rc = dd->dir.ops->open(dd->dir.ctx, name, CONS_DISK_CREATE, &dd->wal_disk);
     if (rc != 0) {
-        return fail(err, err_size, rc, "%s: %s", path,
+        return fail(err, err_size, rc, "%s/%s: %s", label, name,
                     rc == -EWOULDBLOCK ? "in use by another process" : dc_strerror(rc));
     }
-    rc = cons_wal_open(&dd->wal, cons_disk_file_disk(&dd->wal_file), &config, &report);
+    rc = cons_wal_open(&dd->wal, dd->wal_disk, &config, &report);
     if (rc != 0) {
-        cons_disk_file_close(&dd->wal_file);
-        return fail(err, err_size, rc, "%s: %s%s (record seq %llu at byte offset %llu)", path,
-                    rc == DC_ECORRUPT ? "damaged before its end: " : "",
+        dd->dir.ops->close(dd->dir.ctx, dd->wal_disk);
+        return fail(err, err_size, rc, "%s/%s: %s%s (record seq %llu at byte offset %llu)",
+                    label, name, rc == DC_ECORRUPT ? "damaged before its end: " : "",
                     report.why != NULL ? report.why : dc_strerror(rc),
                     (unsigned long long)report.bad_seq, (unsigned long long)report.bad_offset);
     }
+    dd->wal_open = 1;
     return 0;
 }
 
 /* The stored chain must start at this genesis: another chain's blocks are never extended. */
-static int check_chain(struct cons_datadir *dd, const char *dir, char *err, size_t err_size)
+static int check_chain(struct cons_datadir *dd, const char *label, char *err, size_t err_size)
 {
     const struct cons_header *first = cons_store_first_header(&dd->store);
     if (first == NULL) {
@@ -90,22 +84,85 @@ static int check_chain(struct cons_datadir *dd, const char *dir, char *err, size
         !cons_header_chain_is(first, dd->genesis.chain_id)) {
         return fail(err, err_size, DC_ECORRUPT,
                     "%s: the stored chain does not start at this genesis (chain '%s'): "
-                    "another network's data directory?", dir, dd->genesis.chain_id);
+                    "another network's data directory?", label, dd->genesis.chain_id);
     }
     return 0;
 }
 
-static void close_store(struct cons_datadir *dd)
+static void close_logs(struct cons_datadir *dd)
 {
+    if (dd->wal_open) {
+        cons_wal_fini(&dd->wal);
+        dd->dir.ops->close(dd->dir.ctx, dd->wal_disk);
+        dd->wal_open = 0;
+    }
     if (dd->store_open) {
         cons_store_fini(&dd->store);
-        cons_dir_fs_close(&dd->store_dir);
         dd->store_open = 0;
     }
 }
 
-static int open_files(struct cons_datadir *dd, const char *dir, const char *genesis_path,
-                      const struct cons_datadir_settings *settings, char *err, size_t err_size)
+/* The genesis, its validator set and its hash; `name` labels an error. */
+static int adopt_genesis(struct cons_datadir *dd, const struct cons_genesis *genesis,
+                         const char *name, char *err, size_t err_size)
+{
+    if (genesis != &dd->genesis) {
+        dd->genesis = *genesis;
+    }
+    int rc = cons_genesis_valset(&dd->genesis, &dd->valset);
+    if (rc != 0) {
+        return fail(err, err_size, rc, "%s: %s", name, dc_strerror(rc));
+    }
+    cons_genesis_hash(&dd->genesis, dd->genesis_hash);
+    return 0;
+}
+
+/* Both logs over dd->dir, then the genesis check; on failure nothing stays open. */
+static int open_logs(struct cons_datadir *dd, const char *label,
+                     const struct cons_datadir_settings *settings, char *err, size_t err_size)
+{
+    static const struct cons_datadir_settings defaults = { 0 };
+    int rc = open_store(dd, label, settings != NULL ? settings : &defaults, err, err_size);
+    if (rc == 0) {
+        rc = open_wal(dd, label, err, err_size);
+    }
+    if (rc == 0) {
+        rc = check_chain(dd, label, err, err_size);
+    }
+    if (rc != 0) {
+        close_logs(dd);
+    }
+    return rc;
+}
+
+static void free_buffers(struct cons_datadir *dd)
+{
+    dc_free(dd->wal_buffer);
+    dc_free(dd->record);
+    dc_free(dd->ids);
+    dd->wal_buffer = NULL;
+    dd->record = NULL;
+    dd->ids = NULL;
+}
+
+static int alloc_buffers(struct cons_datadir *dd, const char *label, char *err,
+                         size_t err_size)
+{
+    memset(dd, 0, sizeof(*dd));
+    dd->store_dir.fd = -1;
+    dd->wal_buffer = dc_alloc(CONS_DATADIR_WAL_BUFFER_BYTES);
+    dd->record = dc_alloc(CONS_STORE_PAYLOAD_BYTES_MAX);
+    dd->ids = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
+    if (dd->wal_buffer == NULL || dd->record == NULL || dd->ids == NULL) {
+        free_buffers(dd);
+        return fail(err, err_size, -ENOMEM, "%s: out of memory", label);
+    }
+    cons_block_init(&dd->block, dd->ids, CONS_BLOCK_IDS_MAX);
+    return 0;
+}
+
+static int open_path(struct cons_datadir *dd, const char *dir, const char *genesis_path,
+                     const struct cons_datadir_settings *settings, char *err, size_t err_size)
 {
     char path[PATH_MAX + 64];
     if (genesis_path == NULL) {
@@ -113,77 +170,68 @@ static int open_files(struct cons_datadir *dd, const char *dir, const char *gene
         genesis_path = path;
     }
     int rc = cons_genesis_load(&dd->genesis, genesis_path, err, err_size);
+    if (rc == 0) {
+        rc = adopt_genesis(dd, &dd->genesis, genesis_path, err, err_size);
+    }
     if (rc != 0) {
         return rc;
     }
-    rc = cons_genesis_valset(&dd->genesis, &dd->valset);
-    if (rc != 0) {
-        return fail(err, err_size, rc, "%s: %s", genesis_path, dc_strerror(rc));
-    }
-    cons_genesis_hash(&dd->genesis, dd->genesis_hash);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return fail(err, err_size, -errno, "%s: cannot create: %s", dir, strerror(errno));
     }
-    rc = open_store(dd, dir, settings, err, err_size);
+    rc = cons_dir_fs_open(&dd->store_dir, dir, 0);
     if (rc != 0) {
-        return rc;
+        return fail(err, err_size, rc, "%s: %s", dir,
+                    rc == -EWOULDBLOCK ? "in use by another process" : dc_strerror(rc));
     }
-    rc = open_wal(dd, dir, err, err_size);
+    dd->dir = cons_dir_fs_dir(&dd->store_dir);
+    rc = open_logs(dd, dir, settings, err, err_size);
     if (rc != 0) {
-        close_store(dd);
-        return rc;
+        cons_dir_fs_close(&dd->store_dir);
     }
-    return 0;
+    return rc;
 }
 
 int cons_datadir_open(struct cons_datadir *dd, const char *dir, const char *genesis_path,
                       const struct cons_datadir_settings *settings, char *err, size_t err_size)
 {
-    static const struct cons_datadir_settings defaults = { 0 };
-    memset(dd, 0, sizeof(*dd));
-    dd->wal_file.fd = -1;
-    dd->wal_buffer = dc_alloc(CONS_DATADIR_WAL_BUFFER_BYTES);
-    dd->record = dc_alloc(CONS_STORE_PAYLOAD_BYTES_MAX);
-    dd->ids = dc_alloc((size_t)CONS_BLOCK_IDS_MAX * CONS_ID_BYTES);
-    if (dd->wal_buffer == NULL || dd->record == NULL || dd->ids == NULL) {
-        cons_datadir_close(dd);
-        return fail(err, err_size, -ENOMEM, "%s: out of memory", dir);
-    }
-    cons_block_init(&dd->block, dd->ids, CONS_BLOCK_IDS_MAX);
-    int rc = open_files(dd, dir, genesis_path, settings != NULL ? settings : &defaults, err,
-                        err_size);
+    int rc = alloc_buffers(dd, dir, err, err_size);
     if (rc == 0) {
-        rc = check_chain(dd, dir, err, err_size);
+        rc = open_path(dd, dir, genesis_path, settings, err, err_size);
         if (rc != 0) {
-            cons_wal_fini(&dd->wal);
-            cons_disk_file_close(&dd->wal_file);
-            close_store(dd);
+            free_buffers(dd);
         }
     }
+    return rc;
+}
+
+int cons_datadir_open_dir(struct cons_datadir *dd, struct cons_dir dir, const char *label,
+                          const struct cons_genesis *genesis,
+                          const struct cons_datadir_settings *settings, char *err,
+                          size_t err_size)
+{
+    int rc = alloc_buffers(dd, label, err, err_size);
     if (rc != 0) {
-        dc_free(dd->wal_buffer);
-        dc_free(dd->record);
-        dc_free(dd->ids);
-        dd->wal_buffer = NULL;
-        dd->record = NULL;
-        dd->ids = NULL;
+        return rc;
+    }
+    dd->dir = dir;
+    rc = adopt_genesis(dd, genesis, label, err, err_size);
+    if (rc == 0) {
+        rc = open_logs(dd, label, settings, err, err_size);
+    }
+    if (rc != 0) {
+        free_buffers(dd);
     }
     return rc;
 }
 
 void cons_datadir_close(struct cons_datadir *dd)
 {
-    if (dd->wal_file.fd >= 0) {
-        cons_wal_fini(&dd->wal);
-        cons_disk_file_close(&dd->wal_file);
+    close_logs(dd);
+    if (dd->store_dir.fd >= 0) {
+        cons_dir_fs_close(&dd->store_dir);
     }
-    close_store(dd);
-    dc_free(dd->wal_buffer);
-    dc_free(dd->record);
-    dc_free(dd->ids);
-    dd->wal_buffer = NULL;
-    dd->record = NULL;
-    dd->ids = NULL;
+    free_buffers(dd);
 }
 
 int cons_datadir_resume(struct cons_datadir *dd, struct cons_machine *m)

@@ -7,7 +7,8 @@
  * side of the state machine's actions in the order the safety argument needs:
  *
  *   cons_datadir_open()         load the genesis, recover both logs, check that the stored
- *                               chain starts at this genesis
+ *                               chain starts at this genesis (cons_datadir_open_dir(): the
+ *                               same over a cons_dir, e.g. the simulator's memory one)
  *   cons_datadir_resume()       cons_machine_start() after the stored head, then every WAL
  *                               record through cons_machine_restore()
  *   for each batch of actions:
@@ -17,7 +18,8 @@
  *     SERVE_SYNC -> cons_datadir_read()         per height
  *   and cons_datadir_before_send() once more at the end of the batch.
  *
- * tests/integration/cons_net.c runs four validators this way, crashes them and resumes.
+ * consensus/exec.h does the per-batch part for the node, the simulator and
+ * tests/integration/cons_net.c (four validators over real files, crashed and resumed).
  *
  * Threads: the consensus thread that owns the machine. Opening allocates (start-up); after
  * that nothing allocates (the block index is reserved at open), so a sealed lcore may run it.
@@ -47,8 +49,10 @@ struct cons_datadir {
     struct cons_genesis genesis;
     struct cons_valset valset;             /* from the genesis: give it to cons_config */
     uint8_t genesis_hash[CONS_HASH_BYTES];
-    struct cons_disk_file wal_file;
-    struct cons_dir_fs store_dir;          /* the data directory, locked */
+    struct cons_dir dir;                   /* where both logs live: store_dir's, or the caller's */
+    struct cons_dir_fs store_dir;          /* cons_datadir_open(): the directory, locked */
+    struct cons_disk wal_disk;             /* votes.wal, opened through `dir` */
+    int wal_open;
     int store_open;
     struct cons_wal wal;
     struct cons_store store;
@@ -72,6 +76,16 @@ struct cons_datadir {
  */
 int cons_datadir_open(struct cons_datadir *dd, const char *dir, const char *genesis_path,
                       const struct cons_datadir_settings *settings, char *err, size_t err_size);
+/*
+ * The same over a directory the caller provides (`dir` must outlive the datadir): the
+ * simulator's faulty memory directory (cons_dir_mem), so that a simulated crash goes through
+ * this recovery and cons_datadir_resume(). `genesis` (validated) is copied; `label` names the
+ * directory in `err`. The codes of cons_datadir_open() but the genesis file's and mkdir's.
+ */
+int cons_datadir_open_dir(struct cons_datadir *dd, struct cons_dir dir, const char *label,
+                          const struct cons_genesis *genesis,
+                          const struct cons_datadir_settings *settings, char *err,
+                          size_t err_size);
 /* Close both logs; unsynced records are dropped (as a crash would). */
 void cons_datadir_close(struct cons_datadir *dd);
 
