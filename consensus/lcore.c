@@ -103,6 +103,8 @@ static void free_buffers(struct cons_lcore *l)
     dc_free(l->positions_mem);
 }
 
+static const struct cons_exec_ops exec_ops; /* the executor's callbacks, defined below */
+
 int cons_lcore_init(struct cons_lcore *l, const struct cons_lcore_params *params)
 {
     DC_ASSERT(params->count <= CONS_VALIDATORS_MAX);
@@ -132,6 +134,7 @@ int cons_lcore_init(struct cons_lcore *l, const struct cons_lcore_params *params
         goto err_mail;
     }
     l->net_init = 1;
+    cons_exec_init(&l->exec, l->p.dd, &exec_ops, l, CONS_LCORE_SYNC_BLOCKS_MAX);
     return 0;
 err_mail:
     cons_transport_fini(&l->net);
@@ -216,22 +219,6 @@ static void send_block_to(struct cons_lcore *l, const struct cons_lcore_follower
     l->follower_blocks++;
 }
 
-static void serve_sync(struct cons_lcore *l, const struct cons_action *a)
-{
-    uint64_t last = cons_datadir_height(l->p.dd);
-    uint64_t end = a->height + CONS_LCORE_SYNC_BLOCKS_MAX;
-    for (uint64_t h = a->height; h >= 1 && h <= last && h < end; h++) {
-        struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK };
-        int rc = cons_datadir_read(l->p.dd, h, &msg.block, &msg.cert);
-        if (rc != 0) {
-            DC_WARN("consensus", "sync: cannot read block %llu: %s", (unsigned long long)h,
-                    dc_strerror(rc));
-            return;
-        }
-        send_msg(l, a->to, &msg);
-    }
-}
-
 static void on_commit(struct cons_lcore *l, const struct cons_block *block,
                       const struct cons_cert *cert)
 {
@@ -263,63 +250,57 @@ static void on_commit(struct cons_lcore *l, const struct cons_block *block,
     }
 }
 
-/* cons_datadir_before_send(), its syncs timed for /metrics. */
-static int before_send(struct cons_lcore *l)
+/* ---- the executor's callbacks (consensus/exec.h) ---- */
+
+static void exec_send(void *ctx, uint16_t to, const struct cons_msg *msg)
 {
-    uint64_t syncs = l->p.dd->wal_syncs;
-    uint64_t start = mono_us();
-    int rc = cons_datadir_before_send(l->p.dd);
-    if (l->p.dd->wal_syncs != syncs) {
-        histo_observe(&l->wal_sync, cons_lcore_wal_sync_bounds_us, mono_us() - start);
-    }
-    return rc;
+    send_msg(ctx, to, msg);
 }
 
-static int run_one(struct cons_lcore *l, const struct cons_action *a)
+static void exec_commit(void *ctx, const struct cons_block *block, const struct cons_cert *cert)
 {
-    int rc = 0;
-    switch (a->type) {
-    case CONS_ACT_PERSIST:
-        rc = cons_datadir_persist(l->p.dd, &a->msg);
-        break;
-    case CONS_ACT_SEND:
-        rc = before_send(l);
-        if (rc == 0) {
-            send_msg(l, a->to, &a->msg);
-        }
-        break;
-    case CONS_ACT_COMMIT:
-        rc = cons_datadir_commit(l->p.dd, a->block, a->cert);
-        if (rc == 0) {
-            on_commit(l, a->block, a->cert);
-        }
-        break;
-    case CONS_ACT_SERVE_SYNC:
-        serve_sync(l, a);
-        break;
-    case CONS_ACT_SCHEDULE:
-        l->next_tick = a->at_tick;
-        break;
-    default:
-        DC_ASSERT(0); /* the machine emits only the kinds above */
-    }
-    if (rc != 0) {
-        fail(l, a->type == CONS_ACT_COMMIT ? "block store append" : "vote WAL write", rc);
-    }
-    return rc;
+    on_commit(ctx, block, cert);
 }
+
+static void exec_schedule(void *ctx, uint64_t at_tick)
+{
+    struct cons_lcore *l = ctx;
+    l->next_tick = at_tick;
+}
+
+/* The vote WAL's group-commit syncs, timed for /metrics. */
+static void exec_sync_begin(void *ctx)
+{
+    struct cons_lcore *l = ctx;
+    l->wal_sync_start_us = mono_us();
+}
+
+static void exec_sync_end(void *ctx, int rc)
+{
+    struct cons_lcore *l = ctx;
+    if (rc == 0) {
+        histo_observe(&l->wal_sync, cons_lcore_wal_sync_bounds_us,
+                      mono_us() - l->wal_sync_start_us);
+    }
+}
+
+static const struct cons_exec_ops exec_ops = {
+    .send = exec_send,
+    .commit = exec_commit,
+    .schedule = exec_schedule,
+    .sync_begin = exec_sync_begin,
+    .sync_end = exec_sync_end,
+};
 
 /* One call's actions in order; one WAL sync covers the batch (group commit). */
 static void run_actions(struct cons_lcore *l)
 {
-    for (uint32_t i = 0; i < l->out->count && !l->failed; i++) {
-        (void)run_one(l, &l->out->items[i]);
+    if (l->failed) {
+        return;
     }
-    if (!l->failed) {
-        int rc = before_send(l);
-        if (rc != 0) {
-            fail(l, "vote WAL sync", rc);
-        }
+    int rc = cons_exec_run(&l->exec, l->out);
+    if (rc != 0) {
+        fail(l, l->exec.failed_what, rc);
     }
 }
 

@@ -13,8 +13,9 @@
  *   - time: the machine's tick is one millisecond of CLOCK_MONOTONIC, and the thread sleeps
  *     (poll on two eventfds) until the machine's next SCHEDULE deadline or new input.
  *
- * Actions are carried out in the order datadir.h requires (persist, one sync before any
- * send, commit); a storage failure stops the node (SIGTERM to itself) rather than sign on.
+ * Actions are carried out by consensus/exec.h in the order datadir.h requires (persist, one
+ * sync before any send, commit); a storage failure stops the node (SIGTERM to itself)
+ * rather than sign on.
  * After a change the thread publishes a view (height, hash, validators heard from, ids
  * ordered) through a callback that must not block for long (the RPC server's setter), and,
  * at most every CONS_LCORE_COUNTERS_MS and only when one changed, a copy of its counters
@@ -37,6 +38,7 @@
 #define CONS_LCORE_H
 
 #include "consensus/datadir.h"
+#include "consensus/exec.h"
 #include "consensus/machine.h"
 #include "consensus/mailbox.h"
 #include "consensus/posindex.h"
@@ -142,6 +144,7 @@ struct cons_lcore_follower {
 struct cons_lcore {
     struct cons_lcore_params p;
     struct cons_actions *out;
+    struct cons_exec exec;         /* carries out->items against p.dd (consensus/exec.h) */
     struct cons_block rx_block;    /* decode storage for received messages */
     struct cons_cert rx_cert;
     uint8_t body[64];              /* one small record (a follow cookie) */
@@ -175,6 +178,7 @@ struct cons_lcore {
     uint64_t sync_applied_seen;    /* the machine's sync_applied at the last commit */
     struct cons_lcore_histo commit_latency;
     struct cons_lcore_histo wal_sync;
+    uint64_t wal_sync_start_us;    /* when the WAL sync under way began */
     struct cons_lcore_counters counters; /* last published */
     uint64_t counters_ms;          /* when they were last looked at */
 };
