@@ -6,9 +6,10 @@
  * DIR is what `dchat genesis --out DIR` wrote. Every validator of the genesis runs the
  * Tendermint state machine (consensus/machine.h) in this one process over a zero-delay
  * in-memory network (every message encoded and decoded as on the wire), with its own data
- * directory DATA/v<i>/ (votes.wal, blocks-*.log) driven through consensus/datadir.h exactly as
- * the validator node must: PERSIST into the WAL, one sync before the SENDs that follow (group
- * commit), COMMIT into the block store then prune the WAL, SERVE_SYNC from the store. On start
+ * directory DATA/v<i>/ (votes.wal, blocks-*.log) driven by the node's own action executor
+ * (consensus/exec.h over consensus/datadir.h): PERSIST into the WAL, one sync before the
+ * SENDs that follow (group commit), COMMIT into the block store then prune the WAL,
+ * SERVE_SYNC from the store. On start
  * each validator resumes after its stored head and replays its WAL, so a run that
  * --crash-at K killed (_exit right after validator 0 stored height K; messages in flight are
  * lost) continues. It stops when every validator stored height H and prints each head hash.
@@ -20,6 +21,7 @@
 #include "common/dc_err.h"
 #include "common/dc_log.h"
 #include "consensus/datadir.h"
+#include "consensus/exec.h"
 #include "consensus/genesis.h"
 #include "consensus/machine.h"
 #include "consensus/store.h"
@@ -43,6 +45,7 @@ struct validator {
     struct cons_machine *m;
     void *arena;
     struct cons_datadir dd;
+    struct cons_exec exec;
 };
 
 struct queued {
@@ -92,35 +95,26 @@ static void check(int rc, const char *what)
     }
 }
 
-static void serve_sync(uint32_t index, const struct cons_action *a)
+/* The executor's network: every message encoded into the in-memory queue. */
+static void exec_send(void *ctx, uint16_t to, const struct cons_msg *msg)
 {
-    struct validator *v = &vals[index];
-    uint64_t last = cons_datadir_height(&v->dd);
-    for (uint64_t h = a->height; h <= last && h < a->height + SYNC_BLOCKS_MAX; h++) {
-        struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK };
-        check(cons_datadir_read(&v->dd, h, &msg.block, &msg.cert), "store read");
-        enqueue(index, a->to, &msg);
-    }
+    const struct validator *v = ctx;
+    enqueue((uint32_t)(v - vals), to, msg);
 }
 
-/* The node's storage duties, in action order (consensus/datadir.h). */
+static const struct cons_exec_ops exec_ops = { .send = exec_send };
+
+/* The node's storage duties, in action order: consensus/exec.h, as the node runs them. */
 static void run_actions(uint32_t index)
 {
     struct validator *v = &vals[index];
-    for (uint32_t i = 0; i < out.count; i++) {
-        const struct cons_action *a = &out.items[i];
-        if (a->type == CONS_ACT_PERSIST) {
-            check(cons_datadir_persist(&v->dd, &a->msg), "persist");
-        } else if (a->type == CONS_ACT_SEND) {
-            check(cons_datadir_before_send(&v->dd), "wal sync");
-            enqueue(index, a->to, &a->msg);
-        } else if (a->type == CONS_ACT_COMMIT) {
-            check(cons_datadir_commit(&v->dd, a->block, a->cert), "commit");
-        } else if (a->type == CONS_ACT_SERVE_SYNC) {
-            serve_sync(index, a);
-        }
+    int rc = cons_exec_run(&v->exec, &out);
+    if (rc != 0) {
+        die(v->exec.failed_what, rc);
     }
-    check(cons_datadir_before_send(&v->dd), "wal sync");
+    if (v->exec.serve_read_errors != 0) {
+        die("store read", DC_ECORRUPT);
+    }
 }
 
 /* Keep ids pending at every validator, as gossip would. */
@@ -172,6 +166,7 @@ static void load_validator(uint32_t i, const char *net, const char *data, uint32
     DC_ASSERT(v->m != NULL && v->arena != NULL);
     check(cons_machine_init(v->m, &cfg, v->arena, size), "machine init");
     check(cons_datadir_resume(&v->dd, v->m), "resume");
+    cons_exec_init(&v->exec, &v->dd, &exec_ops, v, SYNC_BLOCKS_MAX);
 }
 
 /* Deliver one queued message, or let a tick pass when nothing is in flight. */
