@@ -277,7 +277,7 @@ main() {
     for f in "$tn"/run/*.pid; do kill -0 "$(cat "$f")" 2>/dev/null && alive=$((alive + 1)); done
 
     {
-        echo "soak_testnet: $(date -u '+%Y-%m-%d %H:%M UTC'), main at $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+        echo "soak_testnet: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
         echo "settings: SOAK_SECONDS=$soak_s BURST=$burst_s RECOVERY=$recovery_s R=$rate msgs/s (burst $((2 * rate))), window ${load_window:-none} in load, final wait ${final_wait} ms"
     } >"$out/header.txt"
     echo "$agree" >"$out/agree.txt"
