@@ -7,6 +7,7 @@
 #
 #   bench/soak_testnet.sh                        # 600 s soak, 30 s burst
 #   SOAK_SECONDS=120 BURST=20 bench/soak_testnet.sh
+#   bench/soak_testnet.sh --summary RESULTS_DIR  # print the summary of a finished run again
 #
 # Phases, each one dchat-bench run into relay 1 with the subscriber at relay 4 (--finality,
 # so relay 4 follows the chain and reports where each message became final):
@@ -21,7 +22,8 @@
 # (mempool_pending), vI_refused_full (ids_refused_total{reason="mempool_full"}), vI_round,
 # vI_commits, vI_over1s and vI_over2_5s (commits whose commit latency exceeded 1 s / 2.5 s,
 # from the dchat_consensus_commit_latency_seconds histogram). At the end it prints a summary:
-# the longest time a validator's height did not move (1 s resolution), non-200 /health answers,
+# the longest time a validator's height did not move (lower and upper bound, from samples
+# once a second), non-200 /health answers,
 # the largest mempool_pending, ids refused because the mempool was full (in the burst and in
 # all), slow commits, and per phase the bench's figures beside its libsodium single-core
 # verify rate measured in the same run.
@@ -30,7 +32,7 @@
 # SOAK_LOAD_WINDOW (a window for the load and recovery phases too; default none),
 # FINAL_WAIT_MS (60000), BUILD_DIR (build), SOAK_OUT (results directory, default a new
 # /tmp/dchat-soak.XXXXXX; kept: samples.csv, phases.tsv, bench-*.json/.err, summary.txt,
-# logs/ with the testnet's node logs).
+# metrics-end/ with every node's /metrics at the end, logs/ with the testnet's node logs).
 # Exit status: 0 when the chain never stalled (no height still for more than STALL_LIMIT_S,
 # default 3 s, nor a commit over 2.5 s), /health answered 200 every time, and every delivered
 # message became final; 1 otherwise (each failure is a FINDING line) or when it could not run;
