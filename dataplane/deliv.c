@@ -7,19 +7,21 @@
 #include <string.h>
 #include <xxhash.h>
 
-_Static_assert(sizeof(struct dp_deliv_entry) == 64, "one entry, one cache line");
-
 int dp_deliv_init(struct dp_deliv *d, uint32_t entries)
 {
     if (entries < DP_DELIV_WAYS || (entries & (entries - 1)) != 0) {
         return -EINVAL;
     }
     memset(d, 0, sizeof(*d));
+    d->tags = dc_alloc_aligned(64, (size_t)entries * sizeof(d->tags[0]));
+    d->stamps = dc_alloc_aligned(64, (size_t)entries * sizeof(d->stamps[0]));
     d->entries = dc_alloc_aligned(64, (size_t)entries * sizeof(d->entries[0]));
-    if (d->entries == NULL) {
+    if (d->tags == NULL || d->stamps == NULL || d->entries == NULL) {
+        dp_deliv_fini(d);
         return -ENOMEM;
     }
-    memset(d->entries, 0, (size_t)entries * sizeof(d->entries[0]));
+    memset(d->tags, 0, (size_t)entries * sizeof(d->tags[0]));
+    memset(d->stamps, 0, (size_t)entries * sizeof(d->stamps[0]));
     d->bucket_mask = entries / DP_DELIV_WAYS - 1;
     randombytes_buf(&d->seed, sizeof(d->seed));
     return 0;
@@ -27,35 +29,51 @@ int dp_deliv_init(struct dp_deliv *d, uint32_t entries)
 
 void dp_deliv_fini(struct dp_deliv *d)
 {
+    dc_free(d->tags);
+    dc_free(d->stamps);
     dc_free(d->entries);
+    d->tags = NULL;
+    d->stamps = NULL;
     d->entries = NULL;
 }
 
-/* The entry of `id`: its own (*found = 1), else an empty or the oldest way to take. */
-static struct dp_deliv_entry *lookup(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES],
-                                     int *found)
+/*
+ * The way of `id` in its bucket: its own (*found = 1), else an empty way or the oldest one,
+ * claimed for it. A lookup reads the bucket's 16 tags (two cache lines); the stamps are read
+ * only to choose a victim.
+ */
+static uint32_t lookup(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES], int *found)
 {
-    uint64_t tag = XXH3_64bits_withSeed(id, DP_WIRE_ID_BYTES, d->seed);
-    struct dp_deliv_entry *b =
-        d->entries + (size_t)((uint32_t)(tag >> 32) & d->bucket_mask) * DP_DELIV_WAYS;
-    struct dp_deliv_entry *victim = &b[0];
-    for (int w = 0; w < DP_DELIV_WAYS; w++) {
-        if (b[w].kind != DP_DELIV_EMPTY && b[w].tag == tag) {
+    uint64_t tag = XXH3_64bits_withSeed(id, DP_WIRE_ID_BYTES, d->seed) | 1u; /* 0: empty */
+    uint32_t base = ((uint32_t)(tag >> 32) & d->bucket_mask) * DP_DELIV_WAYS;
+    uint32_t victim = base;
+    int have_empty = 0;
+    for (uint32_t w = base; w < base + DP_DELIV_WAYS; w++) {
+        if (d->tags[w] == tag) {
             *found = 1;
-            return &b[w];
+            return w;
         }
-        if (victim->kind != DP_DELIV_EMPTY &&
-            (b[w].kind == DP_DELIV_EMPTY || d->stamp - b[w].stamp > d->stamp - victim->stamp)) {
-            victim = &b[w]; /* unsigned age: correct across stamp wrap-around */
+        if (!have_empty && (d->tags[w] == 0 ||
+                            d->stamp - d->stamps[w] > d->stamp - d->stamps[victim])) {
+            victim = w; /* unsigned age: correct across stamp wrap-around */
+            have_empty = d->tags[w] == 0;
         }
     }
     *found = 0;
-    if (victim->kind != DP_DELIV_EMPTY) {
+    if (d->tags[victim] != 0) {
         d->evictions++;
+        d->evicted_waiting += d->entries[victim].kind == DP_DELIV_FINAL_WAITING;
     }
-    victim->tag = tag;
-    victim->stamp = d->stamp++;
+    d->tags[victim] = tag;
+    d->stamps[victim] = d->stamp++;
     return victim;
+}
+
+/* A pair is complete: the entry is needed no more, its way is free for the next id. */
+static void release(struct dp_deliv *d, uint32_t w)
+{
+    d->tags[w] = 0;
+    d->entries[w].kind = DP_DELIV_EMPTY;
 }
 
 int dp_deliv_note(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES],
@@ -63,24 +81,29 @@ int dp_deliv_note(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES],
                   uint32_t *index_out)
 {
     int found;
-    struct dp_deliv_entry *e = lookup(d, id, &found);
-    int waiting = found && e->kind == DP_DELIV_FINAL_WAITING;
-    if (waiting) {
+    uint32_t w = lookup(d, id, &found);
+    struct dp_deliv_entry *e = &d->entries[w];
+    if (found && e->kind == DP_DELIV_FINAL_WAITING) {
         *height_out = e->height;
         *index_out = e->index;
+        release(d, w);
+        return 1;
     }
     e->kind = DP_DELIV_DELIVERED;
     memcpy(e->target, target, DP_WIRE_KEY_BYTES);
-    return waiting;
+    return 0;
 }
 
 int dp_deliv_final(struct dp_deliv *d, const uint8_t id[DP_WIRE_ID_BYTES], uint64_t height,
                    uint32_t index, const uint8_t **target_out)
 {
     int found;
-    struct dp_deliv_entry *e = lookup(d, id, &found);
+    uint32_t w = lookup(d, id, &found);
+    struct dp_deliv_entry *e = &d->entries[w];
     if (found && e->kind == DP_DELIV_DELIVERED) {
-        *target_out = e->target;
+        memcpy(d->target, e->target, DP_WIRE_KEY_BYTES);
+        *target_out = d->target; /* the entry is released: the caller reads our copy */
+        release(d, w);
         return 1;
     }
     e->kind = DP_DELIV_FINAL_WAITING;

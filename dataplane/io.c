@@ -415,6 +415,9 @@ static uint32_t iteration(struct dp_io *io, struct dp_rx_pkt *pkts)
         if (io->links != NULL) {
             dp_linkio_tick(io->links, &io->fanout, io->now_s);
         }
+        if (io->finals != NULL) { /* a counter kept by the table, published once a second */
+            dp_stats_set_gauge(io->stats, DP_STAT_FINAL_EVICTED, io->deliv.evicted_waiting);
+        }
     }
     uint32_t work = io->skip_verify ? 0 : drain_results(io);
     for (uint32_t i = 0; io->finals != NULL && i < DP_IO_FINALS_PASSES; i++) {

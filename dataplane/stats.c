@@ -49,6 +49,8 @@ static const struct {
     [DP_STAT_BANNED_FRAMES] = { "banned_frames", "frames from a banned peer's address" },
     [DP_STAT_FINAL_WAITING] = { "final_waiting",
                                 "final positions that came before their message (held)" },
+    [DP_STAT_FINAL_EVICTED] = { "final_evicted", "held final positions pushed out of the table "
+                                                 "before their message came (no FINAL sent)" },
     [DP_STAT_DROP_POOL] = { "drop_pool", "messages dropped: no free buffer" },
     [DP_STAT_DROP_TX] = { "drop_tx", "records not sent (send error or no send buffer)" },
     [DP_STAT_DROP_UNPROVEN] = { "drop_unproven", "records not sent to a subscriber that has "

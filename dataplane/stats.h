@@ -61,6 +61,7 @@ enum dp_stat {
     DP_STAT_CONS_IDS,           /* verified message ids handed to consensus (validators) */
     DP_STAT_FINAL_IDS,          /* final positions sent to subscribers (chain followers) */
     DP_STAT_FINAL_WAITING,      /* final positions that came before their message (held) */
+    DP_STAT_FINAL_EVICTED,      /* held positions pushed out before their message came */
     DP_STAT_LINK_RX_PACKETS,    /* link packets received (handshakes and data) */
     DP_STAT_LINK_TX_SEALED,     /* frames sent sealed over a link */
     DP_STAT_LINK_SESSIONS,      /* link sessions that became usable */

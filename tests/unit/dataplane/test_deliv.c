@@ -64,3 +64,31 @@ Test(dp_deliv, thousands_of_each_in_both_orders_all_pair_up)
     }
     cr_assert_eq(paired, 1000, "every message met its position once");
 }
+
+Test(dp_deliv, positions_wait_through_a_burst_of_other_messages)
+{
+    /* a stalled round: 1,000 positions arrive, then 1,000 other messages, then theirs; the
+     * table is sized as the node sizes it, 8 entries per message that can wait at once */
+    dp_deliv_fini(&d);
+    cr_assert_eq(dp_deliv_init(&d, 1u << 14), 0);
+    d.seed = 0x5eed; /* fixed, so the bucket layout (and the test) is the same every run */
+    uint8_t id[DP_WIRE_ID_BYTES], chan[DP_WIRE_KEY_BYTES] = { 3 };
+    const uint8_t *target;
+    uint64_t h;
+    uint32_t x;
+    for (uint32_t i = 0; i < 1000; i++) {
+        id_of(5000 + i, id);
+        cr_assert_eq(dp_deliv_final(&d, id, 2, i, &target), 0);
+    }
+    for (uint32_t i = 0; i < 1000; i++) {
+        id_of(9000 + i, id);
+        cr_assert_eq(dp_deliv_note(&d, id, chan, &h, &x), 0);
+    }
+    uint32_t paired = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        id_of(5000 + i, id);
+        paired += (uint32_t)dp_deliv_note(&d, id, chan, &h, &x);
+    }
+    cr_assert_eq(d.evicted_waiting, 0);
+    cr_assert_eq(paired, 1000, "every waiting position met its message");
+}
