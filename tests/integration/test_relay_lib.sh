@@ -23,7 +23,7 @@ cleanup() {
     for p in "${pids[@]}"; do
         wait "$p" 2>/dev/null || true
     done
-    rm -rf "$tmp"
+    [[ -n ${KEEP_TMP:-} ]] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 

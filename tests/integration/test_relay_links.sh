@@ -31,15 +31,17 @@ start_linked() {
 addr() { echo "127.0.0.1:${relay_ports[$1]}"; }
 
 # line [FLAGS FOR r1...]: starts r0 -- r1 -- r2 on fresh ports and waits for their links.
+# --mesh-degree 0 keeps it a line: discovery finds every relay, and r0 and r2 would otherwise
+# gossip to each other directly (phase 3 shows that mesh).
 line() {
     local base
     base=$(pick_ports 3)
     relay_ports=("$base" $((base + 1)) $((base + 2)))
-    start_linked 0 "$(addr 1)" ""
+    start_linked 0 "$(addr 1)" "" --mesh-degree 0
     check_relay_start 0
-    start_linked 1 "$(addr 0),$(addr 2)" "$(addr 0)" "$@"
+    start_linked 1 "$(addr 0),$(addr 2)" "$(addr 0)" --mesh-degree 0 "$@"
     check_relay_start 1
-    start_linked 2 "$(addr 1)" "$(addr 0)"
+    start_linked 2 "$(addr 1)" "$(addr 0)" --mesh-degree 0
     check_relay_start 2
     # r0 -> r1, r1 -> r0 and r2, r2 -> r1: every gossip peer's link is up
     wait_stat 1 link_sessions 2
