@@ -41,7 +41,8 @@ void sim_parts_boot(struct sim_world *w, struct sim_node *node)
         most.validator_count = SIM_NODES_MAX;
         most.msg_bytes_max = 1 + CONS_HEADER_BYTES_MAX + SIM_PARTS_IDS_MAX * CONS_ID_BYTES +
                              CONS_CERT_BYTES_MAX;
-        node->frag_mem = aligned_alloc(64, cons_frag_mem_size(&most));
+        /* C11: the size of an aligned_alloc is a multiple of the alignment */
+        node->frag_mem = aligned_alloc(64, (cons_frag_mem_size(&most) + 63) & ~(size_t)63);
         DC_ASSERT(node->frag_mem != NULL);
     }
     DC_ASSERT(w->msg_bytes_max <= 1 + CONS_HEADER_BYTES_MAX + SIM_PARTS_IDS_MAX * CONS_ID_BYTES +
