@@ -14,16 +14,14 @@
  *
  * and one more WAL sync at the end of the batch, so nothing persisted stays volatile.
  *
- * Three programs use it, so that the storage and restart path the simulator tests is the
- * node's own: the node's consensus thread (consensus/lcore.c, over a real directory), the
- * deterministic simulator (tests/sim/world.c, over the faulty memory directory cons_dir_mem)
- * and the four-validator harness tests/integration/cons_net.c (real files). The network
+ * Two programs use it: the node's consensus thread (consensus/lcore.c, over a real
+ * directory) and the four-validator harness tests/integration/cons_net.c (real files). The
+ * simulator still carries actions out with its own loop (docs/CONSENSUS.md says why). The network
  * side and what a caller does on a commit are callbacks; exec.c reads no clock and draws no
- * random number, so a simulated run stays deterministic.
+ * random number, so a deterministic simulator can use it.
  *
  * A storage error stops the batch and sticks: the machine signed something that may not be
- * durable, so signing on could equivocate after a restart. The node then stops; the
- * simulator treats the failure as the crash it injected. A block that SERVE_SYNC cannot read
+ * durable, so signing on could equivocate after a restart. The node then stops. A block that SERVE_SYNC cannot read
  * (pruned, damaged) only ends that answer, with a warning and a count.
  *
  * Threads: the thread that owns the machine and the data directory. Nothing allocates.
@@ -43,7 +41,7 @@ struct cons_exec_ops {
      * a SERVE_SYNC answers with (kind CONS_MSG_SYNC_BLOCK; `msg` valid during the call). */
     void (*send)(void *ctx, uint16_t to, const struct cons_msg *msg);
     /* A COMMIT whose block is durable in the store: the node's bookkeeping (positions,
-     * followers), the simulator's checkers. */
+     * followers), cons_net's checks. */
     void (*commit)(void *ctx, const struct cons_block *block, const struct cons_cert *cert);
     /* A SCHEDULE: call cons_tick() again no later than `at_tick`. */
     void (*schedule)(void *ctx, uint64_t at_tick);

@@ -271,28 +271,27 @@ static void equivocate_vote(struct sim_world *w, struct sim_node *node,
     send_split(w, node, msg, &second);
 }
 
-void sim_byz_send(struct sim_world *w, struct sim_node *node, uint32_t to,
-                  const struct cons_msg *msg)
+void sim_byz_send(struct sim_world *w, struct sim_node *node, const struct cons_action *a)
 {
-    int own_proposal = msg->kind == CONS_MSG_PROPOSAL &&
-                       msg->proposal.proposer == node->m.cfg.self;
+    int own_proposal = a->msg.kind == CONS_MSG_PROPOSAL &&
+                       a->msg.proposal.proposer == node->m.cfg.self;
     if (w->sc->byz_mode == SIM_BYZ_WITHHOLD) {
-        if (to == CONS_TO_ALL && own_proposal) {
-            send_withholding(w, node, msg);
+        if (a->to == CONS_TO_ALL && own_proposal) {
+            send_withholding(w, node, &a->msg);
         } else {
-            sim_send(w, node, to, msg);
+            sim_send(w, node, a->to, &a->msg);
         }
         return;
     }
-    if (to == CONS_TO_ALL && w->n > 2) {
+    if (a->to == CONS_TO_ALL && w->n > 2) {
         if (own_proposal) {
-            equivocate_proposal(w, node, msg);
+            equivocate_proposal(w, node, &a->msg);
             return;
         }
-        if (msg->kind == CONS_MSG_VOTE && msg->vote.validator == node->m.cfg.self) {
-            equivocate_vote(w, node, msg);
+        if (a->msg.kind == CONS_MSG_VOTE && a->msg.vote.validator == node->m.cfg.self) {
+            equivocate_vote(w, node, &a->msg);
             return;
         }
     }
-    sim_send(w, node, to, msg);
+    sim_send(w, node, a->to, &a->msg);
 }

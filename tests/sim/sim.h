@@ -27,13 +27,8 @@
 #define SIM_MSG_BYTES_MAX 1536     /* one datagram: a whole small message, a part, a request */
 #define SIM_INFLIGHT_MAX 32768
 #define SIM_HEIGHTS_MAX 1024
-/* Each node's memory directory: the vote WAL (one height's records) and the block store's
- * segments, rolled at SIM_SEGMENT_BYTES so that long runs cross segments. A full directory
- * fails the run loudly (it is never mistaken for a crash). */
-#define SIM_DIR_FILES 16
-#define SIM_FILE_BYTES (4u << 20)
-#define SIM_SEGMENT_BYTES (256u << 10)
-#define SIM_SYNC_BLOCKS 4          /* blocks one SERVE_SYNC sends (the node: 16) */
+#define SIM_WAL_BYTES (4u << 20)
+#define SIM_WAL_BUFFER_BYTES 8192
 #define SIM_IDS_MAX 8192           /* ids submitted per run without parts */
 #define SIM_PARTS_IDS_TOTAL 8192   /* ... and with parts (each costs every validator time) */
 #define SIM_VOTES_MAX 65536

@@ -1,10 +1,8 @@
 /*
  * The simulator's world loop: a simulated network (delay, loss, duplication, reordering,
- * partitions), simulated disks (each node's real data directory, consensus/datadir.h, over
- * a memory directory whose files lose unsynced writes
+ * partitions), simulated disks (write-ahead log and block store that lose unsynced writes
  * on a crash), skewed clocks, and n real state machines driven by them.
  */
-#include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +18,8 @@
 #define MEMPOOL_PARTS_IDS 4096      /* ... with large blocks */
 #define CRASH_MID_BATCH_PM 4        /* chance a group commit is cut by a power loss */
 #define BURST_STRAGGLER_PM 30       /* a part of a burst that takes a path of its own */
+
+static const uint8_t genesis_hash[CONS_HASH_BYTES] = { 'g', 'e', 'n', 'e', 's', 'i', 's' };
 
 void sim_fail(struct sim_world *w, const char *fmt, ...)
 {
@@ -160,131 +160,187 @@ static uint32_t msg_bytes_for(uint32_t ids)
 
 /* ------------------------------------------------------------------ disks */
 
+static void wal_append(struct sim_world *w, struct sim_node *node, const struct cons_msg *rec)
+{
+    uint8_t *buf = w->rec_buf;
+    size_t size = cons_record_encoded_size(rec);
+    DC_ASSERT(size > 0 && size <= w->msg_bytes_max);
+    size = cons_record_encode(rec, buf, w->msg_bytes_max);
+    int err = cons_wal_append(&node->wal, 1, buf, (uint32_t)size, NULL);
+    if (err != 0) {
+        sim_fail(w, "node %u: WAL append failed: %s", node->m.cfg.self, dc_strerror(err));
+    }
+}
+
+static void store_append(struct sim_world *w, struct sim_node *node,
+                         const struct cons_block *block, const struct cons_cert *cert)
+{
+    uint64_t h = block->header.height;
+    struct cons_msg msg = { .kind = CONS_MSG_SYNC_BLOCK, .block = block, .cert = cert };
+    if (h >= SIM_HEIGHTS_MAX) {
+        sim_fail(w, "simulated block store full (raise SIM_HEIGHTS_MAX)");
+        return;
+    }
+    DC_ASSERT(h == node->store_top + 1);
+    struct sim_stored *st = &node->store[h];
+    size_t size = cons_msg_encoded_size(&msg);
+    if (st->cap < size) {
+        free(st->bytes);
+        st->cap = (uint32_t)size < SIM_MSG_BYTES_MAX ? SIM_MSG_BYTES_MAX : (uint32_t)size;
+        st->bytes = malloc(st->cap);
+        DC_ASSERT(st->bytes != NULL);
+    }
+    st->len = sim_encode(w, &msg, st->bytes);
+    node->store[h].synced = 0;
+    node->store_top = h;
+}
+
+static int node_dirty(const struct sim_node *node)
+{
+    return cons_wal_next_seq(&node->wal) - 1 > cons_wal_synced_seq(&node->wal) ||
+           (node->store_top > 0 && !node->store[node->store_top].synced);
+}
+
 /*
  * Power loss: whatever was written after the last sync is gone, except (sometimes) a prefix
- * of the unsynced bytes, which recovery must cut at a record boundary. The data directory
- * is closed first as the process dies (pending buffers vanish); the next boot opens it again
- * through cons_datadir_open_dir(), the node's own recovery.
+ * of the log's unsynced bytes, which recovery must cut at a record boundary.
  */
 static void node_crash(struct sim_world *w, struct sim_node *node)
 {
-    struct cons_disk_mem *wal = cons_dir_mem_file(node->dir, CONS_WAL_VOTES_FILE_NAME);
-    uint64_t unsynced = wal != NULL ? wal->len - wal->durable_len : 0;
+    uint64_t unsynced = node->wal_mem.len - node->wal_mem.durable_len;
     uint64_t keep = sim_rng_chance(&w->rng, 500) ? sim_rng_below(&w->rng, unsynced + 1) : 0;
-    uint64_t height = node->dd_open ? cons_datadir_height(&node->dd) : 0;
-    if (node->dd_open) {
-        cons_datadir_close(&node->dd);
-        node->dd_open = 0;
+    cons_wal_fini(&node->wal);
+    node->wal_open = 0;
+    cons_disk_mem_crash(&node->wal_mem, keep);
+    while (node->store_top > 0 && !node->store[node->store_top].synced) {
+        node->store[node->store_top].len = 0;
+        node->store_top--;
     }
-    cons_dir_mem_crash(node->dir, keep);
-    node->fault_armed = 0;
     node->up = 0;
     w->res->crashes++;
     if (w->verbose) {
         printf("t=%llu node %u crashes (store at %llu, log keeps %llu of %llu unsynced bytes)\n",
-               (unsigned long long)w->now, node->m.cfg.self, (unsigned long long)height,
-               (unsigned long long)keep, (unsigned long long)unsynced);
+               (unsigned long long)w->now, node->m.cfg.self,
+               (unsigned long long)node->store_top, (unsigned long long)keep,
+               (unsigned long long)unsynced);
     }
+}
+
+/* Group commit: one sync for everything written since the last. 0 when power failed first. */
+static int flush(struct sim_world *w, struct sim_node *node)
+{
+    if (!node_dirty(node)) {
+        return 1;
+    }
+    if (w->sc->crashes && !w->healed && sim_rng_chance(&w->rng, CRASH_MID_BATCH_PM)) {
+        /* The log may have written part of the batch out already: write it, then fail. */
+        (void)cons_wal_flush(&node->wal);
+        node_crash(w, node);
+        return 0;
+    }
+    int err = cons_wal_sync(&node->wal);
+    if (err != 0) {
+        sim_fail(w, "node %u: WAL sync failed: %s", node->m.cfg.self, dc_strerror(err));
+        return 0;
+    }
+    for (uint64_t h = node->store_top; h > 0 && !node->store[h].synced; h--) {
+        node->store[h].synced = 1;
+    }
+    return 1;
 }
 
 /* ------------------------------------------------------------------ nodes */
 
-/* The executor's network side: the checkers see each vote, then the simulated network. */
-static void exec_send(void *ctx, uint16_t to, const struct cons_msg *msg)
+static void run_actions(struct sim_world *w, struct sim_node *node);
+
+static void serve_sync(struct sim_world *w, struct sim_node *node, uint16_t to, uint64_t from)
 {
-    struct sim_node *node = ctx;
-    struct sim_world *w = node->world;
-    uint32_t self = node->m.cfg.self;
-    if (msg->kind == CONS_MSG_VOTE) {
-        sim_check_vote(w, node, &msg->vote);
+    if (w->verbose > 1) {
+        printf("t=%llu node %u serves node %u heights %llu..%llu\n", (unsigned long long)w->now,
+               node->m.cfg.self, to, (unsigned long long)from,
+               (unsigned long long)node->store_top);
     }
-    if (w->verbose > 1 && msg->kind == CONS_MSG_VOTE && msg->vote.validator == self) {
-        printf("t=%llu node %u %s h=%llu r=%u %s%02x%02x (locked %lld)\n",
-               (unsigned long long)w->now, self,
-               msg->vote.type == CONS_VOTE_PREVOTE ? "prevote" : "precommit",
-               (unsigned long long)msg->vote.height, msg->vote.round,
-               msg->vote.has_block ? "" : "nil ", msg->vote.block_hash[0],
-               msg->vote.block_hash[1], (long long)node->m.locked_round);
+    /* A few blocks per request: the requester asks again while it is behind. */
+    for (uint64_t h = from; h <= node->store_top && h < from + 4; h++) {
+        if (node->store[h].len > 0) {
+            /* one-off: cut into parts uncached, as the node does */
+            sim_send_bytes(w, node, to, node->store[h].bytes, node->store[h].len, 0);
+        }
     }
-    if (w->verbose > 1 && msg->kind == CONS_MSG_PROPOSAL && msg->proposal.proposer == self) {
-        printf("t=%llu node %u proposes h=%llu r=%u pol=%d %02x%02x\n",
-               (unsigned long long)w->now, self, (unsigned long long)msg->proposal.height,
-               msg->proposal.round, msg->proposal.pol_round, msg->proposal.block_hash[0],
-               msg->proposal.block_hash[1]);
-    }
-    if (w->verbose > 1 && msg->kind == CONS_MSG_SYNC_BLOCK) {
-        printf("t=%llu node %u serves node %u height %llu\n", (unsigned long long)w->now, self,
-               to, (unsigned long long)msg->block->header.height);
-    }
-    if (node->byzantine) {
-        sim_byz_send(w, node, to, msg);
-        return;
-    }
-    sim_send(w, node, to, msg);
 }
 
-/* A block durable in the node's store: the checkers' agreement and validity. */
-static void exec_commit(void *ctx, const struct cons_block *block, const struct cons_cert *cert)
+static void do_send(struct sim_world *w, struct sim_node *node, const struct cons_action *a)
 {
-    struct sim_node *node = ctx;
-    struct sim_world *w = node->world;
-    if (block->header.height >= SIM_HEIGHTS_MAX) {
-        sim_fail(w, "run too long for the checkers (raise SIM_HEIGHTS_MAX)");
+    if (a->msg.kind == CONS_MSG_VOTE) {
+        sim_check_vote(w, node, &a->msg.vote);
+    }
+    if (w->verbose > 1 && a->msg.kind == CONS_MSG_VOTE &&
+        a->msg.vote.validator == node->m.cfg.self) {
+        printf("t=%llu node %u %s h=%llu r=%u %s%02x%02x (locked %lld)\n",
+               (unsigned long long)w->now, node->m.cfg.self,
+               a->msg.vote.type == CONS_VOTE_PREVOTE ? "prevote" : "precommit",
+               (unsigned long long)a->msg.vote.height, a->msg.vote.round,
+               a->msg.vote.has_block ? "" : "nil ", a->msg.vote.block_hash[0],
+               a->msg.vote.block_hash[1], (long long)node->m.locked_round);
+    }
+    if (w->verbose > 1 && a->msg.kind == CONS_MSG_PROPOSAL &&
+        a->msg.proposal.proposer == node->m.cfg.self) {
+        printf("t=%llu node %u proposes h=%llu r=%u pol=%d %02x%02x\n",
+               (unsigned long long)w->now, node->m.cfg.self,
+               (unsigned long long)a->msg.proposal.height, a->msg.proposal.round,
+               a->msg.proposal.pol_round, a->msg.proposal.block_hash[0],
+               a->msg.proposal.block_hash[1]);
+    }
+    if (node->byzantine) {
+        sim_byz_send(w, node, a);
         return;
     }
-    sim_check_commit(w, node, block, cert);
+    sim_send(w, node, a->to, &a->msg);
+}
+
+static void do_commit(struct sim_world *w, struct sim_node *node, const struct cons_action *a)
+{
+    sim_check_commit(w, node, a->block, a->cert);
+    store_append(w, node, a->block, a->cert);
     if (w->verbose) {
         printf("t=%llu node %u commits height %llu (%u ids, cert round %u)\n",
                (unsigned long long)w->now, node->m.cfg.self,
-               (unsigned long long)block->header.height, block->header.id_count, cert->round);
+               (unsigned long long)a->block->header.height, a->block->header.id_count,
+               a->cert->round);
     }
 }
 
-static void exec_schedule(void *ctx, uint64_t at_tick)
-{
-    const struct sim_node *node = ctx;
-    DC_ASSERT(at_tick > node->ticks);
-}
-
-/* Before a group commit: now and then the power fails during the sync (the WAL has written
- * part or all of the batch, unsynced). The disk fails the sync; run_actions() crashes. */
-static void exec_sync_begin(void *ctx)
-{
-    struct sim_node *node = ctx;
-    struct sim_world *w = node->world;
-    if (w->sc->crashes && !w->healed && sim_rng_chance(&w->rng, CRASH_MID_BATCH_PM)) {
-        struct cons_disk_mem *wal = cons_dir_mem_file(node->dir, CONS_WAL_VOTES_FILE_NAME);
-        DC_ASSERT(wal != NULL);
-        wal->fail_next_sync = 1;
-        node->fault_armed = 1;
-    }
-}
-
-static const struct cons_exec_ops sim_exec_ops = {
-    .send = exec_send,
-    .commit = exec_commit,
-    .schedule = exec_schedule,
-    .sync_begin = exec_sync_begin,
-};
-
-/* Carry out a batch through the node's executor. The power cut it was dealt is a crash;
- * any other storage failure is a bug (or a full simulated disk) and fails the run. */
+/* Carry out a batch in order; a SEND waits for the PERSISTs before it to be synced. */
 static void run_actions(struct sim_world *w, struct sim_node *node)
 {
-    if (!node->up) {
-        return;
+    for (uint32_t i = 0; i < node->out.count && node->up && !w->failed; i++) {
+        const struct cons_action *a = &node->out.items[i];
+        switch (a->type) {
+        case CONS_ACT_PERSIST:
+            wal_append(w, node, &a->msg);
+            break;
+        case CONS_ACT_COMMIT:
+            do_commit(w, node, a);
+            break;
+        case CONS_ACT_SEND:
+            if (!flush(w, node)) {
+                return;
+            }
+            do_send(w, node, a);
+            break;
+        case CONS_ACT_SERVE_SYNC:
+            serve_sync(w, node, a->to, a->height);
+            break;
+        case CONS_ACT_SCHEDULE:
+            DC_ASSERT(a->at_tick > node->ticks);
+            break;
+        default:
+            DC_ASSERT(0);
+        }
     }
-    int err = cons_exec_run(&node->exec, &node->out);
-    if (err == 0) {
-        return;
+    if (node->up) {
+        (void)flush(w, node);
     }
-    if (node->fault_armed && err == -EIO) {
-        node_crash(w, node);
-        return;
-    }
-    sim_fail(w, "node %u: %s failed: %s", node->m.cfg.self,
-             node->exec.failed_what != NULL ? node->exec.failed_what : "storage",
-             dc_strerror(err));
 }
 
 static void node_config(struct sim_world *w, struct sim_node *node, uint32_t index,
@@ -312,58 +368,75 @@ static void node_config(struct sim_world *w, struct sim_node *node, uint32_t ind
     cfg->block_valid_ctx = w;
 }
 
-/* The recent-id window holds every id of a run: give it the whole stored chain. */
-static int remember_chain(struct sim_world *w, struct sim_node *node)
+/* Recover the log (cutting a torn tail) and replay our own records into the machine. */
+static int replay_log(struct sim_world *w, struct sim_node *node)
 {
-    uint64_t top = cons_datadir_height(&node->dd);
-    for (uint64_t h = 1; h <= top; h++) {
-        const struct cons_block *block;
-        const struct cons_cert *cert;
-        int err = cons_datadir_read(&node->dd, h, &block, &cert);
-        if (err != 0) {
-            sim_fail(w, "node %u: reading stored block %llu failed: %s", node->m.cfg.self,
-                     (unsigned long long)h, dc_strerror(err));
+    struct cons_wal_config cfg = {
+        .kind = CONS_WAL_KIND_VOTES, .payload_bytes_max = w->msg_bytes_max,
+        .buffer = node->wal_buffer, .buffer_bytes = SIM_WAL_BUFFER_BYTES, .first_seq = 1,
+    };
+    struct cons_wal_report report;
+    struct cons_wal_cursor cursor;
+    struct cons_wal_record rec;
+    struct cons_msg msg;
+    if (node->wal_open) {
+        cons_wal_fini(&node->wal);
+    }
+    int err = cons_wal_open(&node->wal, cons_disk_mem_disk(&node->wal_mem), &cfg, &report);
+    if (err != 0) {
+        sim_fail(w, "node %u: WAL recovery failed: %s (%s)", node->m.cfg.self,
+                 dc_strerror(err), report.why != NULL ? report.why : "?");
+        return err;
+    }
+    node->wal_open = 1;
+    cons_wal_cursor_init(&node->wal, &cursor);
+    while ((err = cons_wal_next(&node->wal, &cursor, &rec, w->wal_payload,
+                                w->msg_bytes_max)) == 1) {
+        err = cons_record_decode(rec.payload, rec.payload_len, &msg, &w->dec_block);
+        DC_ASSERT(err == 0); /* the log checksums what we wrote */
+        err = cons_machine_restore(&node->m, &msg);
+        if (err != 0 && err != DC_ESTALE) {
+            sim_fail(w, "node %u: restoring its own log failed: %s", node->m.cfg.self,
+                     dc_strerror(err));
             return err;
         }
-        cons_machine_remember(&node->m, block);
     }
-    return 0;
+    if (err != 0) {
+        sim_fail(w, "node %u: reading the WAL failed: %s", node->m.cfg.self, dc_strerror(err));
+    }
+    return err;
 }
 
-/*
- * (Re)start a validator from its disk as the node does: open the data directory (recover the
- * WAL's torn tail, rebuild the store's index), resume after the stored head and replay the
- * WAL into the machine (cons_datadir_resume), then begin.
- */
+/* (Re)start a validator from its disk: the stored chain, then its log for the next height. */
 static void node_boot(struct sim_world *w, struct sim_node *node, uint32_t index)
 {
-    static const struct cons_datadir_settings settings = { .segment_bytes = SIM_SEGMENT_BYTES };
     struct cons_config cfg;
-    char label[32];
-    char why[CONS_DATADIR_ERROR_BYTES] = "";
+    uint8_t prev_hash[CONS_HASH_BYTES];
+    uint64_t prev_time = 0;
+    struct cons_msg rec;
     node_config(w, node, index, &cfg);
     int err = cons_machine_init(&node->m, &cfg, node->arena, cons_machine_arena_size(&cfg));
     DC_ASSERT(err == 0);
     sim_parts_boot(w, node);
-    DC_ASSERT(!node->dd_open);
-    snprintf(label, sizeof(label), "node%u", index);
-    err = cons_datadir_open_dir(&node->dd, cons_dir_mem_dir(node->dir), label, &w->genesis,
-                                &settings, why, sizeof(why));
-    if (err != 0) {
-        sim_fail(w, "node %u: opening its data directory failed: %s", index, why);
+    memcpy(prev_hash, genesis_hash, CONS_HASH_BYTES);
+    if (node->store_top > 0) {
+        const struct sim_stored *top = &node->store[node->store_top];
+        err = cons_msg_decode(top->bytes, top->len, &rec, &w->dec_block, &w->dec_cert);
+        DC_ASSERT(err == 0);
+        cons_block_hash(&w->dec_block, prev_hash);
+        prev_time = w->dec_block.header.time_ticks;
+    }
+    cons_machine_start(&node->m, node->store_top + 1, prev_hash, prev_time);
+    /* The recent-id window holds every id of a run: give it the whole stored chain. */
+    for (uint64_t h = 1; h <= node->store_top; h++) {
+        err = cons_msg_decode(node->store[h].bytes, node->store[h].len, &rec, &w->dec_block,
+                              &w->dec_cert);
+        DC_ASSERT(err == 0);
+        cons_machine_remember(&node->m, &w->dec_block);
+    }
+    if (replay_log(w, node) != 0) {
         return;
     }
-    node->dd_open = 1;
-    err = cons_datadir_resume(&node->dd, &node->m);
-    if (err != 0) {
-        sim_fail(w, "node %u: resuming from its WAL failed: %s", index, dc_strerror(err));
-        return;
-    }
-    if (remember_chain(w, node) != 0) {
-        return;
-    }
-    cons_exec_init(&node->exec, &node->dd, &sim_exec_ops, node, SIM_SYNC_BLOCKS);
-    node->fault_armed = 0;
     node->up = 1;
     cons_machine_begin(&node->m, node->ticks, &node->out);
     run_actions(w, node);
@@ -570,17 +643,19 @@ static struct sim_world *world_get(void)
     w->votes = calloc(SIM_VOTES_MAX, sizeof(*w->votes));
     w->enc = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
     w->enc_alt = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
+    w->rec_buf = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
+    w->wal_payload = malloc(msg_bytes_for(SIM_PARTS_IDS_MAX));
     w->dec_ids = calloc(SIM_PARTS_IDS_MAX, CONS_ID_BYTES);
     w->alt_ids = calloc(SIM_PARTS_IDS_MAX, CONS_ID_BYTES);
     DC_ASSERT(w->msgs && w->heap && w->free_list && w->committed_hash && w->committed_set &&
-              w->id_committed && w->votes && w->enc && w->enc_alt &&
-              w->dec_ids && w->alt_ids && w->ids);
+              w->id_committed && w->votes && w->enc && w->enc_alt && w->rec_buf &&
+              w->wal_payload && w->dec_ids && w->alt_ids && w->ids);
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
-        w->nodes[i].world = w;
-        w->nodes[i].dir = calloc(1, sizeof(*w->nodes[i].dir));
-        w->nodes[i].dir_bytes = calloc(SIM_DIR_FILES, SIM_FILE_BYTES);
+        w->nodes[i].wal_bytes = calloc(1, SIM_WAL_BYTES);
+        w->nodes[i].wal_buffer = calloc(1, SIM_WAL_BUFFER_BYTES);
+        w->nodes[i].store = calloc(SIM_HEIGHTS_MAX, sizeof(struct sim_stored));
         w->nodes[i].arena = aligned_alloc(64, (arena_bytes_max() + 63) & ~(size_t)63);
-        DC_ASSERT(w->nodes[i].dir && w->nodes[i].dir_bytes &&
+        DC_ASSERT(w->nodes[i].wal_bytes && w->nodes[i].wal_buffer && w->nodes[i].store &&
                   w->nodes[i].arena);
     }
     return w;
@@ -590,13 +665,13 @@ void sim_release(void)
 {
     struct sim_world *w = world_get();
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
-        if (w->nodes[i].dd_open) {
-            cons_datadir_close(&w->nodes[i].dd);
-            w->nodes[i].dd_open = 0;
+        for (uint32_t h = 0; h < SIM_HEIGHTS_MAX; h++) {
+            free(w->nodes[i].store[h].bytes);
         }
         free(w->nodes[i].frag_mem);
-        free(w->nodes[i].dir);
-        free(w->nodes[i].dir_bytes);
+        free(w->nodes[i].wal_bytes);
+        free(w->nodes[i].wal_buffer);
+        free(w->nodes[i].store);
         free(w->nodes[i].arena);
     }
     free(w->msgs);
@@ -608,6 +683,8 @@ void sim_release(void)
     free(w->votes);
     free(w->enc);
     free(w->enc_alt);
+    free(w->rec_buf);
+    free(w->wal_payload);
     free(w->dec_ids);
     free(w->alt_ids);
     free(w->ids);
@@ -662,27 +739,6 @@ static void world_reset(struct sim_world *w, const struct sim_scenario *sc, uint
     cons_block_init(&w->dec_block, w->dec_ids, w->block_ids_max);
 }
 
-/* The run's genesis, as `dchat genesis` would write it: every node's datadir opens with it,
- * and the checkers judge certificates against its validator set. */
-static void make_genesis(struct sim_world *w, const uint8_t (*pks)[CONS_PK_BYTES])
-{
-    struct cons_genesis *g = &w->genesis;
-    char err[CONS_GENESIS_ERROR_BYTES];
-    memset(g, 0, sizeof(*g));
-    snprintf(g->chain_id, sizeof(g->chain_id), "%s", SIM_CHAIN);
-    g->count = w->n;
-    g->required_confirmations = cons_valset_quorum_min(w->n);
-    for (uint32_t i = 0; i < w->n; i++) {
-        snprintf(g->validators[i].name, sizeof(g->validators[i].name), "validator%u", i + 1);
-        snprintf(g->validators[i].address, sizeof(g->validators[i].address), "sim:%u", i);
-        memcpy(g->validators[i].public_key, pks[i], CONS_PK_BYTES);
-    }
-    int rc = cons_genesis_validate(g, "sim", err, sizeof(err));
-    DC_ASSERT(rc == 0);
-    rc = cons_genesis_valset(g, &w->valset);
-    DC_ASSERT(rc == 0);
-}
-
 static void world_setup(struct sim_world *w)
 {
     uint8_t pks[SIM_NODES_MAX][CONS_PK_BYTES];
@@ -700,14 +756,16 @@ static void world_setup(struct sim_world *w)
         node->period = w->sc->skew ? 8 + (uint32_t)sim_rng_below(&w->rng, 5) : SIM_TICK_UNITS;
         node->ticks = w->sc->skew ? sim_rng_below(&w->rng, 1000) : 0;
         node->next_tick_at = 1 + sim_rng_below(&w->rng, node->period);
-        if (node->dd_open) {
-            cons_datadir_close(&node->dd);
-            node->dd_open = 0;
+        if (node->wal_open) {
+            cons_wal_fini(&node->wal);
+            node->wal_open = 0;
         }
-        cons_dir_mem_init(node->dir, node->dir_bytes, SIM_FILE_BYTES, SIM_DIR_FILES);
+        cons_disk_mem_init(&node->wal_mem, node->wal_bytes, SIM_WAL_BYTES);
+        node->store_top = 0;
         node->restarts = 0;
     }
-    make_genesis(w, pks);
+    int err = cons_valset_init(&w->valset, (const uint8_t (*)[CONS_PK_BYTES])pks, w->n, 0);
+    DC_ASSERT(err == 0);
     for (uint32_t i = 0; i < w->n; i++) {
         struct cons_config cfg;
         node_config(w, &w->nodes[i], i, &cfg);

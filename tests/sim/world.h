@@ -7,13 +7,18 @@
 
 #include <stdint.h>
 
-#include "consensus/datadir.h"
-#include "consensus/exec.h"
 #include "consensus/frag.h"
-#include "consensus/genesis.h"
+#include "consensus/wal.h"
 #include "sim.h"
 
 #define SIM_CHAIN "sim-chain"
+
+struct sim_stored {
+    uint32_t len;                       /* 0: not stored */
+    uint32_t cap;
+    uint8_t synced;
+    uint8_t *bytes;                     /* a SYNC_BLOCK message: block and certificate */
+};
 
 struct sim_node {
     struct cons_machine m;
@@ -27,17 +32,15 @@ struct sim_node {
     uint32_t period;                    /* time units per tick: clock skew */
     uint64_t ticks;
     uint64_t next_tick_at;
-    /* Its data directory: the node's own cons_datadir (vote WAL, segmented block store) over
-     * a memory directory (cons_dir_mem) that loses unsynced writes, or keeps a torn prefix
-     * of them, on a crash; a boot is the node's open, resume and replay. Actions go through
-     * the node's executor (consensus/exec.h). */
-    struct sim_world *world;
-    struct cons_dir_mem *dir;
-    uint8_t *dir_bytes;                 /* SIM_DIR_FILES files of SIM_FILE_BYTES */
-    struct cons_datadir dd;
-    uint8_t dd_open;
-    struct cons_exec exec;
-    uint8_t fault_armed;                /* the next WAL sync fails: a power cut mid-batch */
+    /* The vote log: the real write-ahead log (consensus/wal.c) over a memory disk that loses
+     * unsynced writes, or keeps a torn prefix of them, on a crash. */
+    struct cons_disk_mem wal_mem;
+    uint8_t *wal_bytes;
+    uint8_t *wal_buffer;                /* its group-commit buffer */
+    struct cons_wal wal;
+    uint8_t wal_open;
+    struct sim_stored *store;           /* indexed by height */
+    uint64_t store_top;
     uint64_t restarts;
     /* Its transport (parts.c, as consensus/transport.c): reassembly slots and the cache of
      * proposals it sent, lost on a crash like any memory. */
@@ -75,7 +78,6 @@ struct sim_world {
     struct sim_result *res;
     int failed;
     uint32_t n;
-    struct cons_genesis genesis;        /* built per run: every node's datadir opens with it */
     struct cons_valset valset;
     struct sim_node nodes[SIM_NODES_MAX];
     uint64_t now;
@@ -118,6 +120,8 @@ struct sim_world {
     uint8_t (*ids)[CONS_ID_BYTES];      /* every id submitted, by counter */
     struct sim_vote_entry *votes;
     uint64_t gen;
+    uint8_t *wal_payload;               /* msg_bytes_max */
+    uint8_t *rec_buf;                   /* one WAL record being written */
     /* decode scratch */
     uint8_t (*dec_ids)[CONS_ID_BYTES];  /* SIM_PARTS_IDS_MAX */
     uint8_t (*alt_ids)[CONS_ID_BYTES];  /* byz.c's second block */
@@ -171,7 +175,6 @@ void sim_parts_recv(struct sim_world *w, struct sim_node *node, uint32_t from,
 void sim_parts_tick(struct sim_world *w, struct sim_node *node);
 
 /* byz.c: the Byzantine validator's SEND: equivocate on proposals and votes. */
-void sim_byz_send(struct sim_world *w, struct sim_node *node, uint32_t to,
-                  const struct cons_msg *msg);
+void sim_byz_send(struct sim_world *w, struct sim_node *node, const struct cons_action *a);
 
 #endif
