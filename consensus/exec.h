@@ -21,8 +21,9 @@
  * random number, so a deterministic simulator can use it.
  *
  * A storage error stops the batch and sticks: the machine signed something that may not be
- * durable, so signing on could equivocate after a restart. The node then stops. A block that SERVE_SYNC cannot read
- * (pruned, damaged) only ends that answer, with a warning and a count.
+ * durable, so signing on could equivocate after a restart. The node then stops. A block
+ * that SERVE_SYNC cannot read (pruned, damaged) only ends that answer, with a warning and a
+ * count.
  *
  * Threads: the thread that owns the machine and the data directory. Nothing allocates.
  */
