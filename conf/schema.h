@@ -84,6 +84,7 @@ enum conf_key_id {
     CONF_KEY_CONSENSUS_EMPTY_BLOCK_INTERVAL_MS,
     CONF_KEY_CONSENSUS_TIMEOUT_PROPOSE_MS,
     CONF_KEY_CONSENSUS_TIMEOUT_VOTE_MS,
+    CONF_KEY_CONSENSUS_MEMPOOL_IDS_MAX,
     CONF_KEY_CONSENSUS_SEGMENT_BYTES,
     CONF_KEY_CONSENSUS_RETAIN_BLOCKS,
     CONF_KEY_CONSENSUS_RETAIN_BYTES,
@@ -153,6 +154,7 @@ struct conf_node {
         int64_t empty_block_interval_ms; /* heartbeat: an empty block after this idle time */
         int64_t timeout_propose_ms;   /* round 0: wait this long for a proposal */
         int64_t timeout_vote_ms;      /* round 0: wait this long after a quorum of mixed votes */
+        int64_t mempool_ids_max;      /* ids waiting to be ordered, at most */
         int64_t segment_bytes;        /* block store segment size */
         int64_t retain_blocks;        /* newest full blocks kept (0: all) */
         int64_t retain_bytes;         /* bytes of segments kept (0: no limit) */

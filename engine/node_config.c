@@ -39,6 +39,7 @@ void eng_node_config_defaults(struct eng_node_config *cfg)
     cfg->empty_block_interval_ms = ENG_NODE_EMPTY_BLOCK_INTERVAL_MS_DEFAULT;
     cfg->timeout_propose_ms = ENG_NODE_TIMEOUT_PROPOSE_MS_DEFAULT;
     cfg->timeout_vote_ms = ENG_NODE_TIMEOUT_VOTE_MS_DEFAULT;
+    cfg->mempool_ids_max = 131072;
     cfg->links = 1;
     cfg->reverify_sample = 64;
     cfg->ban_s = 300;
@@ -215,6 +216,7 @@ int eng_node_config_from_conf(struct eng_node_config *cfg, const struct conf_nod
     cfg->empty_block_interval_ms = (uint32_t)c->consensus.empty_block_interval_ms;
     cfg->timeout_propose_ms = (uint32_t)c->consensus.timeout_propose_ms;
     cfg->timeout_vote_ms = (uint32_t)c->consensus.timeout_vote_ms;
+    cfg->mempool_ids_max = (uint32_t)c->consensus.mempool_ids_max;
     cfg->segment_bytes = (uint64_t)c->consensus.segment_bytes;
     cfg->retain_blocks = (uint64_t)c->consensus.retain_blocks;
     cfg->retain_bytes = (uint64_t)c->consensus.retain_bytes;

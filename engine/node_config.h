@@ -71,6 +71,7 @@ struct eng_node_config {
     uint32_t empty_block_interval_ms; /* [consensus] empty_block_interval_ms */
     uint32_t timeout_propose_ms;   /* [consensus] timeout_propose_ms */
     uint32_t timeout_vote_ms;      /* [consensus] timeout_vote_ms */
+    uint32_t mempool_ids_max;      /* [consensus] mempool_ids_max */
     uint64_t segment_bytes;        /* [consensus] segment_bytes */
     uint64_t retain_blocks;        /* [consensus] retain_blocks (0: keep all) */
     uint64_t retain_bytes;         /* [consensus] retain_bytes (0: no limit) */

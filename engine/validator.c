@@ -27,7 +27,6 @@
 /* Ticks are milliseconds (the consensus thread's clock); timeouts come from [consensus]. */
 #define REBROADCAST_MS 2000
 #define SYNC_RETRY_MS 1000
-#define MEMPOOL_IDS_MAX 131072u        /* seconds of traffic at the relays' rate */
 #define RECENT_IDS_MAX 262144u
 
 struct val_peer {
@@ -118,7 +117,7 @@ static int make_machine(struct eng_validator_state *s, const struct eng_node_con
         .timeout_delta_ticks = node->timeout_vote_ms / 2 > 0 ? node->timeout_vote_ms / 2 : 1,
         .empty_block_interval_ticks = node->empty_block_interval_ms,
         .rebroadcast_ticks = REBROADCAST_MS, .sync_retry_ticks = SYNC_RETRY_MS,
-        .block_ids_max = ids_max, .mempool_ids_max = MEMPOOL_IDS_MAX,
+        .block_ids_max = ids_max, .mempool_ids_max = node->mempool_ids_max,
         .recent_ids_max = RECENT_IDS_MAX,
     };
     memcpy(cfg.secret_key, key->sk, CONS_SK_BYTES);
