@@ -3,12 +3,15 @@
  */
 #include "consensus/follow.h"
 
+#include "consensus/wakeup.h"
+
 #include "common/dc_alloc.h"
 #include "common/dc_assert.h"
 #include "common/dc_err.h"
 #include "common/dc_log.h"
 #include "consensus/frag.h"
 #include "consensus/msg.h"
+#include "consensus/transport.h"
 #include "dataplane/ctl_port.h"
 #include "dataplane/idring.h"
 #include "dataplane/io.h"
@@ -26,20 +29,6 @@
 #define FINALS_BATCH 64u
 #define FINALS_WAIT_MS 1000u
 #define ONLINE_MS 5000u
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void drain(int fd)
-{
-    uint64_t value;
-    ssize_t n = read(fd, &value, sizeof(value));
-    (void)n;
-}
 
 /* ---- set-up (main thread) ---- */
 
@@ -115,9 +104,7 @@ void cons_follow_stop(struct cons_follow *f)
         return;
     }
     atomic_store(&f->stop, 1);
-    uint64_t one = 1;
-    ssize_t n = write(f->wake_fd, &one, sizeof(one));
-    (void)n;
+    cons_wakeup_signal(f->wake_fd);
     pthread_join(f->thread, NULL);
     f->started = 0;
 }
@@ -139,18 +126,6 @@ void cons_follow_fini(struct cons_follow *f)
 }
 
 /* ---- the follower thread ---- */
-
-/* The validator whose genesis address sent `rx`, or -1. */
-static int sender_of(const struct cons_follow *f, const struct dp_ctl_msg *rx)
-{
-    for (uint32_t i = 0; i < f->p.count; i++) {
-        if (f->p.addr_lens[i] == rx->src_len &&
-            memcmp(&f->p.addrs[i], &rx->src, rx->src_len) == 0) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
 
 static void send_follow(struct cons_follow *f, uint32_t to)
 {
@@ -266,7 +241,7 @@ static void on_message(struct cons_follow *f, const uint8_t *body, size_t len, i
 
 static void on_record(struct cons_follow *f, const struct dp_ctl_msg *rx, uint64_t now)
 {
-    int from = sender_of(f, rx);
+    int from = cons_transport_addr_index(f->p.addrs, f->p.addr_lens, f->p.count, rx);
     if (from < 0) {
         f->bad_msgs++; /* only the genesis validators speak to a follower */
         return;
@@ -358,7 +333,7 @@ void cons_follow_main_loop(struct cons_follow *f)
 {
     dc_alloc_seal();
     while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
-        uint64_t now = mono_ms();
+        uint64_t now = cons_wakeup_now_ms();
         uint32_t work = 0;
         while (work < CONS_FOLLOW_RECORDS_PER_PASS && dp_ctl_port_recv(f->p.port, f->rx)) {
             on_record(f, f->rx, now);
@@ -379,7 +354,7 @@ void cons_follow_main_loop(struct cons_follow *f)
             };
             (void)poll(pfd, 2, wait_ms);
             dp_ctl_port_drain_event(f->p.port);
-            drain(f->wake_fd);
+            cons_wakeup_clear(f->wake_fd);
         }
     }
 }

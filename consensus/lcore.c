@@ -3,6 +3,8 @@
  */
 #include "consensus/lcore.h"
 
+#include "consensus/wakeup.h"
+
 #include "consensus/followmsg.h"
 
 #include "common/dc_alloc.h"
@@ -37,13 +39,6 @@ const uint64_t cons_lcore_wal_sync_bounds_us[CONS_LCORE_HISTO_BUCKETS] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000,
 };
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t mono_us(void)
 {
     struct timespec ts;
@@ -60,20 +55,6 @@ static void histo_observe(struct cons_lcore_histo *h, const uint64_t *bounds_us,
     h->bucket[i]++;
     h->count++;
     h->sum_us += us;
-}
-
-static void wake(int fd)
-{
-    uint64_t one = 1;
-    ssize_t n = write(fd, &one, sizeof(one)); /* EAGAIN: the counter is set anyway */
-    (void)n;
-}
-
-static void drain(int fd)
-{
-    uint64_t value;
-    ssize_t n = read(fd, &value, sizeof(value)); /* EAGAIN: nothing was pending */
-    (void)n;
 }
 
 /* ---- set-up (main thread) ---- */
@@ -176,7 +157,7 @@ void cons_lcore_stop(struct cons_lcore *l)
         return;
     }
     atomic_store(&l->stop, 1);
-    wake(l->wake_fd);
+    cons_wakeup_signal(l->wake_fd);
     pthread_join(l->thread, NULL);
     l->started = 0;
 }
@@ -612,7 +593,7 @@ static void publish_counters(struct cons_lcore *l, uint64_t now)
 /* Monotonic milliseconds, never going back (the machine's ticks must not decrease). */
 static uint64_t now_tick(struct cons_lcore *l)
 {
-    uint64_t now = mono_ms();
+    uint64_t now = cons_wakeup_now_ms();
     if (now < l->last_now) {
         now = l->last_now;
     }
@@ -638,7 +619,7 @@ static void idle_wait(struct cons_lcore *l, uint64_t now)
     };
     (void)poll(pfd, 2, (int)wait_ms);
     dp_ctl_port_drain_event(l->p.port);
-    drain(l->wake_fd);
+    cons_wakeup_clear(l->wake_fd);
 }
 
 void cons_main_loop(struct cons_lcore *l)
@@ -673,6 +654,6 @@ void cons_main_loop(struct cons_lcore *l)
     while (!atomic_load_explicit(&l->stop, memory_order_relaxed)) {
         struct pollfd pfd = { .fd = l->wake_fd, .events = POLLIN };
         (void)poll(&pfd, 1, CONS_LCORE_SLEEP_MS_MAX);
-        drain(l->wake_fd);
+        cons_wakeup_clear(l->wake_fd);
     }
 }

@@ -1,5 +1,7 @@
 #include "consensus/mailbox.h"
 
+#include "consensus/wakeup.h"
+
 #include "common/dc_alloc.h"
 
 #include <errno.h>
@@ -10,27 +12,6 @@
 #include <unistd.h>
 
 enum mail_state { MAIL_IDLE, MAIL_ASKED, MAIL_ANSWERING, MAIL_ANSWERED };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void wake(int fd)
-{
-    uint64_t one = 1;
-    ssize_t n = write(fd, &one, sizeof(one)); /* EAGAIN: the counter is set anyway */
-    (void)n;
-}
-
-static void drain(int fd)
-{
-    uint64_t value;
-    ssize_t n = read(fd, &value, sizeof(value)); /* EAGAIN: nothing was pending */
-    (void)n;
-}
 
 int cons_mailbox_init(struct cons_mailbox *mb, int owner_fd)
 {
@@ -73,22 +54,22 @@ int cons_mailbox_serve(struct cons_mailbox *mb, void (*answer)(void *arg, struct
     }
     answer(arg, mb);
     atomic_store_explicit(&mb->state, MAIL_ANSWERED, memory_order_release);
-    wake(mb->answer_fd);
+    cons_wakeup_signal(mb->answer_fd);
     return 1;
 }
 
 /* Post the question (fields already written), wait for the answer or the timeout. */
 static int ask(struct cons_mailbox *mb, uint32_t timeout_ms)
 {
-    drain(mb->answer_fd);
+    cons_wakeup_clear(mb->answer_fd);
     atomic_store_explicit(&mb->state, MAIL_ASKED, memory_order_release);
-    wake(mb->owner_fd);
-    uint64_t deadline = mono_ms() + timeout_ms;
+    cons_wakeup_signal(mb->owner_fd);
+    uint64_t deadline = cons_wakeup_now_ms() + timeout_ms;
     for (;;) {
         if (atomic_load_explicit(&mb->state, memory_order_acquire) == MAIL_ANSWERED) {
             return mb->rc;
         }
-        uint64_t now = mono_ms();
+        uint64_t now = cons_wakeup_now_ms();
         if (now >= deadline) {
             int expected = MAIL_ASKED;
             if (atomic_compare_exchange_strong(&mb->state, &expected, MAIL_IDLE)) {
@@ -98,7 +79,7 @@ static int ask(struct cons_mailbox *mb, uint32_t timeout_ms)
         }
         struct pollfd pfd = { .fd = mb->answer_fd, .events = POLLIN };
         (void)poll(&pfd, 1, (int)(deadline - now));
-        drain(mb->answer_fd);
+        cons_wakeup_clear(mb->answer_fd);
     }
 }
 

@@ -154,14 +154,20 @@ void cons_transport_send_to(struct cons_transport *t, const struct sockaddr_stor
     }
 }
 
-int cons_transport_sender(const struct cons_transport *t, const struct dp_ctl_msg *rx)
+int cons_transport_addr_index(const struct sockaddr_storage *addrs, const socklen_t *addr_lens,
+                              uint32_t count, const struct dp_ctl_msg *rx)
 {
-    for (uint32_t i = 0; i < t->count; i++) {
-        if (t->addr_lens[i] == rx->src_len && memcmp(&t->addrs[i], &rx->src, rx->src_len) == 0) {
+    for (uint32_t i = 0; i < count; i++) {
+        if (addr_lens[i] == rx->src_len && memcmp(&addrs[i], &rx->src, rx->src_len) == 0) {
             return (int)i;
         }
     }
     return -1;
+}
+
+int cons_transport_sender(const struct cons_transport *t, const struct dp_ctl_msg *rx)
+{
+    return cons_transport_addr_index(t->addrs, t->addr_lens, t->count, rx);
 }
 
 /* A requester's answer budget: CONS_TRANSPORT_ANSWERS_PER_S a second. */

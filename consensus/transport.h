@@ -84,5 +84,8 @@ void cons_transport_poll(struct cons_transport *t, uint64_t now);
 uint64_t cons_transport_next_due(const struct cons_transport *t);
 /* The validator whose genesis address is `rx`'s source, or -1. */
 int cons_transport_sender(const struct cons_transport *t, const struct dp_ctl_msg *rx);
+/* The same over any address list (a follower's validators): the index of `rx`'s source. */
+int cons_transport_addr_index(const struct sockaddr_storage *addrs, const socklen_t *addr_lens,
+                              uint32_t count, const struct dp_ctl_msg *rx);
 
 #endif

@@ -6,6 +6,7 @@
 #include "engine/ctl.h"
 #include "engine/node_config.h"
 #include "engine/rpc.h"
+#include "engine/rpc_chain.h"
 
 #include "common/dc_alloc.h"
 #include "common/dc_assert.h"
@@ -124,10 +125,7 @@ static int query_id(void *arg, const uint8_t id[ENG_RPC_ID_BYTES], struct eng_rp
     struct cons_id_answer a;
     int rc = cons_follow_query_id(&s->follow, id, ENG_FOLLOWER_QUERY_MS, &a);
     if (rc == 0) {
-        out->status = a.status == CONS_MSG_FINAL ? ENG_RPC_MSG_FINAL : ENG_RPC_MSG_UNKNOWN;
-        out->height = a.height;
-        out->index = a.index;
-        memcpy(out->block_hash, a.block_hash, sizeof(out->block_hash));
+        eng_rpc_chain_msg_from(out, &a);
     }
     return rc;
 }

@@ -74,6 +74,16 @@ static void add_hex(cJSON *obj, const char *name, const uint8_t *bytes, size_t l
     cJSON_AddStringToObject(obj, name, hex);
 }
 
+void eng_rpc_chain_msg_from(struct eng_rpc_msg *out, const struct cons_id_answer *a)
+{
+    out->status = a->status == CONS_MSG_FINAL     ? ENG_RPC_MSG_FINAL
+                  : a->status == CONS_MSG_PENDING ? ENG_RPC_MSG_PENDING
+                                                  : ENG_RPC_MSG_UNKNOWN;
+    out->height = a->height;
+    out->index = a->index;
+    memcpy(out->block_hash, a->block_hash, sizeof(out->block_hash));
+}
+
 cJSON *eng_rpc_chain_msg_json(const uint8_t id[ENG_RPC_ID_BYTES], const struct eng_rpc_msg *m)
 {
     static const char *const names[] = { "unknown", "pending", "final" };

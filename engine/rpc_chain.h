@@ -15,6 +15,7 @@
 #ifndef ENG_RPC_CHAIN_H
 #define ENG_RPC_CHAIN_H
 
+#include "consensus/mailbox.h"
 #include "engine/rpc.h"
 
 #include <cjson/cJSON.h>
@@ -39,6 +40,8 @@ struct eng_rpc_chain_req {
  */
 int eng_rpc_chain_parse(const char *url, struct eng_rpc_chain_req *out, const char **why);
 
+/* A chain owner's answer (consensus/mailbox.h) as the RPC server's message status. */
+void eng_rpc_chain_msg_from(struct eng_rpc_msg *out, const struct cons_id_answer *a);
 /* The /messages/{id} answer. */
 cJSON *eng_rpc_chain_msg_json(const uint8_t id[ENG_RPC_ID_BYTES], const struct eng_rpc_msg *m);
 /* The /chain/blocks/{height} answer. */

@@ -12,7 +12,7 @@ lib=${1:?usage: test_purity.sh LIBDCHAT_CONS_CORE_A}
 fail=0
 
 # Files outside the pure library: storage, and the consensus thread that drives the machine.
-storage='^(wal|store|genesis|disk|datadir|exec|lcore|follow|mailbox|transport)\.[ch]$'
+storage='^(wal|store|genesis|disk|datadir|exec|lcore|follow|mailbox|transport|wakeup)\.[ch]$'
 banned='\b(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|dc_alloc|dc_alloc_aligned|dc_free|clock_gettime|gettimeofday|time|clock|rand|random|srand|rand_r|getrandom|randombytes_[a-z_]+|pthread_[a-z_]+|socket|open|fopen|read|write|printf|fprintf|sleep|usleep|nanosleep|dc_log)[[:space:]]*\('
 for f in "$src"/*.[ch]; do
   name=$(basename "$f")
