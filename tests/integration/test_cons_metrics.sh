@@ -10,6 +10,7 @@
 #
 # Waits poll with deadlines; processes are killed by PID in the trap.
 set -euo pipefail
+source "$(dirname "$0")/testnet_lib.sh"
 bin=${DCHAT_BIN:?DCHAT_BIN must point at the dchat binary}
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
@@ -17,13 +18,9 @@ tmp=$(mktemp -d /tmp/dchat-cons-metrics.XXXXXX)
 tn=$tmp/tn
 pids=()
 cleanup() {
+  local p
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  local f p
-  for f in "$tn"/run/*.pid; do # children left if dchat testnet died; pid files may be stale
-    [[ -f $f ]] || continue
-    p=$(cat "$f")
-    grep -qs "$tn" "/proc/$p/cmdline" && kill -9 "$p" 2>/dev/null || true
-  done
+  testnet_kill_children "$tn" # children left if dchat testnet died
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [[ -n ${KEEP_TMP:-} ]] || rm -rf "$tmp"
 }
@@ -36,18 +33,7 @@ fail() {
 
 # A port base whose ports nobody holds: UDP +0..3 validators, +10 the relay; TCP +20..23
 # validators' RPC, +30 the relay's RPC.
-pick_base() {
-  local try b off used
-  for try in $(seq 50); do
-    b=$((12000 + RANDOM % 19000)) used=0
-    for off in 0 1 2 3 10; do ss -Hlun "sport = :$((b + off))" | grep -q . && used=1; done
-    for off in 20 21 22 23 30; do ss -Hltn "sport = :$((b + off))" | grep -q . && used=1; done
-    ((used)) || { echo "$b"; return; }
-  done
-  echo "no free port range found" >&2
-  return 1
-}
-base=$(pick_base)
+base=$(testnet_pick_base "0 1 2 3 10" "20 21 22 23 30")
 val=127.0.0.1:$((base + 20))
 relay=127.0.0.1:$((base + 30))
 

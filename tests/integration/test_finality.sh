@@ -23,6 +23,7 @@
 # Every wait polls the RPC with a generous deadline; children are killed by PID in the trap.
 # $1: the dchat-bench binary (meson passes it).
 set -euo pipefail
+source "$(dirname "$0")/testnet_lib.sh"
 bin=${DCHAT_BIN:?DCHAT_BIN must point at the dchat binary}
 bench=${1:?usage: test_finality.sh DCHAT_BENCH}
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
@@ -32,13 +33,9 @@ tmp=$(mktemp -d /tmp/dchat-finality.XXXXXX)
 tn=$tmp/tn
 pids=()
 cleanup() {
-  local f p
+  local p
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for f in "$tn"/run/*.pid; do # children left if dchat testnet died; pid files may be stale
-    [[ -f $f ]] || continue
-    p=$(cat "$f")
-    grep -qs "$tn" "/proc/$p/cmdline" && kill -9 "$p" 2>/dev/null || true
-  done
+  testnet_kill_children "$tn" # children left if dchat testnet died
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [[ -n ${KEEP_TMP:-} ]] || rm -rf "$tmp"
 }
@@ -56,20 +53,7 @@ fail() {
 
 # A port base whose 40 ports nobody holds: UDP +0..3 validators, +10..13 relays; TCP +20..23
 # validators' RPC, +30..33 relays' RPC.
-pick_base() {
-  local try b off used
-  for try in $(seq 50); do
-    b=$((12000 + RANDOM % 19000)) used=0
-    for off in 0 1 2 3 10 11 12 13; do ss -Hlun "sport = :$((b + off))" | grep -q . && used=1; done
-    for off in 20 21 22 23 30 31 32 33; do
-      ss -Hltn "sport = :$((b + off))" | grep -q . && used=1
-    done
-    ((used)) || { echo "$b"; return; }
-  done
-  echo "no free port range found" >&2
-  return 1
-}
-base=$(pick_base)
+base=$(testnet_pick_base "0 1 2 3 10 11 12 13" "20 21 22 23 30 31 32 33")
 # Nodes 1..4 are validators 1..4, nodes 5..8 relays 1..4.
 url() {
   if (($1 <= 4)); then echo "http://127.0.0.1:$((base + 20 + $1 - 1))"; else
